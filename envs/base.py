@@ -1,0 +1,320 @@
+"""The unified manipulation environment every polytask task subclasses.
+
+The contract (see the README, "Observation and action"):
+
+* action ``Box(-1, 1, (4,), float32)``: hand displacement dx, dy, dz, scaled to
+  at most ``HAND_STEP`` metres per env step, and gripper effort (-1 open, +1
+  closed);
+* observation ``Box((39,), float64)`` in Meta-World's layout: hand xyz, gripper
+  opening, object-1 xyz + quaternion (w, x, y, z), object-2 likewise (zeros
+  when absent), the previous frame of those 18 numbers, goal xyz (zeros when
+  hidden). The declared bounds hold: loose objects are kept on the table by
+  an invisible box and the hand by its joint limits;
+* 500 steps per episode, ending in truncation only; frame skip 5 at 2.5 ms;
+* reward in [0, 10] from :meth:`PolytaskEnv.evaluate` with its terms and a
+  0/1 ``success`` in ``info``.
+
+A task is a subclass that implements ``build``, ``reset_task``, ``evaluate``
+and ``expert`` (its scripted policy). ``evaluate`` must be a pure function of
+``obs``, ``action``, ``self.init_obs`` and class constants, written with numpy
+broadcasting over leading axes: the batched simulator calls it on a whole
+group of worlds at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+
+from envs import world
+
+OBS_DIM = 39
+ACTION_DIM = 4
+MAX_EPISODE_STEPS = 500
+FRAME_SKIP = 5
+#: metres the hand target moves per env step at |action| = 1 (Meta-World: 1 cm)
+HAND_STEP = 0.01
+HAND_INIT = np.array([0.0, 0.6, 0.2])
+
+#: the info keys every task reports, so vector envs see one schema
+INFO_KEYS = (
+    "success",
+    "near_object",
+    "grasp_success",
+    "grasp_reward",
+    "in_place_reward",
+    "obj_to_target",
+    "unscaled_reward",
+)
+
+# Declared observation bounds. Hand: its joint ranges plus a margin for soft
+# limits. Objects and goals: the invisible bounding box plus the reach of a
+# handle site beyond an object's centre. Zeros (absent object, hidden goal)
+# lie inside.
+HAND_LOW = np.array([-0.55, 0.30, -0.05])
+HAND_HIGH = np.array([0.55, 1.05, 0.50])
+POS_LOW = np.array([-0.80, 0.00, -0.20])
+POS_HIGH = np.array([0.80, 1.30, 1.00])
+
+
+def _frame_bounds() -> tuple[np.ndarray, np.ndarray]:
+    low = np.concatenate([HAND_LOW, [0.0], POS_LOW, -np.ones(4), POS_LOW, -np.ones(4)])
+    high = np.concatenate([HAND_HIGH, [1.0], POS_HIGH, np.ones(4), POS_HIGH, np.ones(4)])
+    return low, high
+
+
+_FRAME_LOW, _FRAME_HIGH = _frame_bounds()
+OBS_LOW = np.concatenate([_FRAME_LOW, _FRAME_LOW, POS_LOW])
+OBS_HIGH = np.concatenate([_FRAME_HIGH, _FRAME_HIGH, POS_HIGH])
+
+
+@dataclasses.dataclass(frozen=True)
+class DynamicsVariation:
+    """Ranges of multiplicative scales drawn at every reset (off by default).
+
+    Each field is ``(low, high)``; ``(1, 1)`` leaves that quantity alone. Masses
+    and damping apply to the task's objects (not the gripper); friction to
+    every geom of the task's objects and the table.
+    """
+
+    mass_scale: tuple[float, float] = (1.0, 1.0)
+    friction_scale: tuple[float, float] = (1.0, 1.0)
+    damping_scale: tuple[float, float] = (1.0, 1.0)
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            low, high = getattr(self, field.name)
+            if not 0 < low <= high:
+                raise ValueError(f"DynamicsVariation.{field.name} must satisfy 0 < low <= high, got {(low, high)}")
+
+
+class PolytaskEnv(gym.Env):
+    """Base class of every polytask task (see the module docstring)."""
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 80}
+
+    #: registered name, e.g. "pick-place"; set by subclasses
+    name: ClassVar[str] = ""
+    #: the version in "polytask/<name>-v<version>"; bump when reward or dynamics change
+    version: ClassVar[int] = 0
+    #: site names whose pose fills obs[4:11] and obs[11:18] (at most two)
+    object_sites: ClassVar[tuple[str, ...]] = ()
+    #: where the hand starts every episode
+    hand_init: ClassVar[tuple[float, float, float]] = tuple(HAND_INIT)
+    #: the success test in words, with its threshold (shown in docs and `launch list`)
+    success_description: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        render_mode: str | None = None,
+        camera: str = "corner",
+        width: int = 480,
+        height: int = 480,
+        goal_observable: bool = True,
+        dynamics: DynamicsVariation | None = None,
+    ):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.render_mode = render_mode
+        self.goal_observable = goal_observable
+        self.dynamics = dynamics
+        self.model = self.compile_model()
+        self.data = mujoco.MjData(self.model)
+        self._ids = self._lookup_ids()
+        names = [self.model.camera(i).name for i in range(self.model.ncam)]
+        if camera not in names:
+            raise ValueError(f"unknown camera {camera!r}; this task has: {', '.join(names)}")
+        self.camera, self.width, self.height = camera, width, height
+        self._renderer: mujoco.Renderer | None = None
+        self._nominal = {
+            "body_mass": self.model.body_mass.copy(),
+            "body_inertia": self.model.body_inertia.copy(),
+            "geom_friction": self.model.geom_friction.copy(),
+            "dof_damping": self.model.dof_damping.copy(),
+        }
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
+        self.observation_space = gym.spaces.Box(OBS_LOW.copy(), OBS_HIGH.copy(), (OBS_DIM,), np.float64)
+        self.goal = np.zeros(3)
+        self.init_obs = np.zeros(OBS_DIM)
+        self._previous_frame = np.zeros(18)
+        self._steps = 0
+        self._variation: int | None = None
+
+    # ------------------------------------------------------------------ model
+    @classmethod
+    def build(cls, spec: mujoco.MjSpec) -> None:
+        """Add this task's objects to ``spec`` (the scene with the gripper)."""
+        raise NotImplementedError
+
+    @classmethod
+    def compile_model(cls) -> mujoco.MjModel:
+        spec = world.base_spec()
+        cls.build(spec)
+        return spec.compile()
+
+    def _lookup_ids(self) -> dict[str, Any]:
+        m = self.model
+        act = {n: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_ACTUATOR, f"gripper/{n}") for n in "xyz"}
+        ids = {
+            "hand_qpos": np.array([m.jnt_qposadr[m.joint(f"gripper/{n}").id] for n in "xyz"]),
+            "hand_act": np.array([m.actuator_actadr[act[n]] for n in "xyz"]),
+            "hand_ctrl": np.array([act[n] for n in "xyz"]),
+            "finger_ctrl": np.array([m.actuator(f"gripper/{n}").id for n in ("left", "right")]),
+            "finger_qpos": np.array([m.jnt_qposadr[m.joint(f"gripper/{n}").id] for n in ("left", "right")]),
+            "tcp": m.site("gripper/tcp").id,
+            "goal": m.site("goal").id,
+            "objects": [m.site(name).id for name in self.object_sites],
+        }
+        gripper_bodies = {m.body(f"gripper/{n}").id for n in ("hand", "left_finger", "right_finger")}
+        ids["object_bodies"] = np.array([b for b in range(1, m.nbody) if b not in gripper_bodies and m.body_mass[b] > 0])
+        ids["object_geoms"] = np.array([g for g in range(m.ngeom) if m.geom_bodyid[g] not in gripper_bodies])
+        ids["object_dofs"] = np.array([d for d in range(m.nv) if m.dof_bodyid[d] not in gripper_bodies], dtype=int)
+        if len(self.object_sites) > 2:
+            raise ValueError(f"{type(self).__name__}.object_sites names at most two sites, got {self.object_sites}")
+        return ids
+
+    # ------------------------------------------------------- task interface
+    def reset_task(self, rng: np.random.Generator) -> None:
+        """Draw this episode's object poses and goal (set ``self.goal``) from ``rng``."""
+        raise NotImplementedError
+
+    def evaluate(self, obs: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Reward in [0, 10] and the ``INFO_KEYS`` terms; broadcasts over leading axes."""
+        raise NotImplementedError
+
+    @staticmethod
+    def expert(obs: np.ndarray) -> np.ndarray:
+        """The scripted policy: a 4-d action in [-1, 1] from one observation."""
+        raise NotImplementedError
+
+    # -------------------------------------------------------------- helpers
+    def set_free_pose(self, joint: str, pos, quat=(1.0, 0.0, 0.0, 0.0)) -> None:
+        """Place a free-jointed object at ``pos`` with orientation ``quat``, at rest."""
+        j = self.model.joint(joint)
+        adr, dof = self.model.jnt_qposadr[j.id], self.model.jnt_dofadr[j.id]
+        self.data.qpos[adr : adr + 3] = pos
+        self.data.qpos[adr + 3 : adr + 7] = quat
+        self.data.qvel[dof : dof + 6] = 0.0
+
+    def set_joint(self, joint: str, value: float) -> None:
+        self.data.qpos[self.model.jnt_qposadr[self.model.joint(joint).id]] = value
+
+    def set_body_pos(self, body: str, pos) -> None:
+        """Move a fixed (jointless) body, e.g. a drawer cabinet; model-side."""
+        self.model.body_pos[self.model.body(body).id] = pos
+
+    def site_pos(self, site: str) -> np.ndarray:
+        return self.data.site(site).xpos.copy()
+
+    # ------------------------------------------------------------ gym API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start an episode.
+
+        ``options={"variation": v}`` pins the episode's task variation to the
+        integer ``v`` (a benchmark's seeded variation); ``{"variation": None}``
+        returns to drawing from ``self.np_random``. Without the option, the
+        last pinned variation (if any) is kept.
+        """
+        super().reset(seed=seed)
+        options = options or {}
+        unknown = set(options) - {"variation"}
+        if unknown:
+            raise ValueError(f"unknown reset options {sorted(unknown)}; accepted: 'variation'")
+        if "variation" in options:
+            variation = options["variation"]
+            if variation is not None and not isinstance(variation, (int, np.integer)):
+                raise TypeError(f"options['variation'] must be an int or None, got {variation!r}")
+            self._variation = None if variation is None else int(variation)
+        rng = self.np_random if self._variation is None else np.random.default_rng(self._variation)
+        mujoco.mj_resetData(self.model, self.data)
+        ids = self._ids
+        self.data.qpos[ids["hand_qpos"]] = self.hand_init
+        self.data.act[ids["hand_act"]] = self.hand_init
+        self.data.qpos[ids["finger_qpos"]] = 0.04
+        self.data.ctrl[ids["finger_ctrl"]] = -1.0
+        self._apply_dynamics(rng)
+        self.reset_task(rng)
+        self.goal = np.asarray(self.goal, dtype=np.float64).copy()
+        self.model.site_pos[ids["goal"]] = self.goal
+        mujoco.mj_forward(self.model, self.data)
+        frame = self._frame()
+        self._previous_frame = frame
+        obs = self._observation(frame)
+        self.init_obs = obs.copy()
+        self._steps = 0
+        return obs, {"variation": self._variation}
+
+    def _apply_dynamics(self, rng: np.random.Generator) -> None:
+        if self.dynamics is None:
+            return
+        nominal, ids, m = self._nominal, self._ids, self.model
+        mass = rng.uniform(*self.dynamics.mass_scale)
+        friction = rng.uniform(*self.dynamics.friction_scale)
+        damping = rng.uniform(*self.dynamics.damping_scale)
+        m.body_mass[:] = nominal["body_mass"]
+        m.body_inertia[:] = nominal["body_inertia"]
+        m.geom_friction[:] = nominal["geom_friction"]
+        m.dof_damping[:] = nominal["dof_damping"]
+        if len(ids["object_bodies"]):
+            m.body_mass[ids["object_bodies"]] *= mass
+            m.body_inertia[ids["object_bodies"]] *= mass
+        m.geom_friction[ids["object_geoms"], 0] *= friction
+        m.dof_damping[ids["object_dofs"]] *= damping
+
+    def step(self, action):
+        action = np.asarray(action, dtype=np.float64)
+        if action.shape != (ACTION_DIM,):
+            raise ValueError(f"action must have shape ({ACTION_DIM},), got {action.shape}")
+        if not np.all(np.isfinite(action)):
+            raise ValueError(f"action must be finite, got {action}")
+        action = np.clip(action, -1.0, 1.0)
+        ids = self._ids
+        # ctrl is the hand target's velocity; one env step lasts FRAME_SKIP * timestep
+        self.data.ctrl[ids["hand_ctrl"]] = action[:3] * (HAND_STEP / (FRAME_SKIP * self.model.opt.timestep))
+        self.data.ctrl[ids["finger_ctrl"]] = action[3]
+        mujoco.mj_step(self.model, self.data, nstep=FRAME_SKIP)
+        frame = self._frame()
+        obs = self._observation(frame)
+        self._previous_frame = frame
+        reward, info = self.evaluate(obs, action)
+        self._steps += 1
+        truncated = self._steps >= MAX_EPISODE_STEPS
+        info = {key: float(value) for key, value in info.items()}
+        return obs, float(reward), False, truncated, info
+
+    # --------------------------------------------------------- observation
+    def _frame(self) -> np.ndarray:
+        """The 18 numbers of one frame: hand, gripper opening, two object poses."""
+        d, ids = self.data, self._ids
+        frame = np.zeros(18)
+        frame[0:3] = d.site_xpos[ids["tcp"]]
+        frame[3] = np.clip(d.qpos[ids["finger_qpos"]].sum() / 0.08, 0.0, 1.0)
+        for k, site in enumerate(ids["objects"]):
+            start = 4 + 7 * k
+            frame[start : start + 3] = d.site_xpos[site]
+            mujoco.mju_mat2Quat(frame[start + 3 : start + 7], d.site_xmat[site])
+        return frame
+
+    def _observation(self, frame: np.ndarray) -> np.ndarray:
+        goal = self.goal if self.goal_observable else np.zeros(3)
+        return np.concatenate([frame, self._previous_frame, goal])
+
+    # ------------------------------------------------------------ rendering
+    def render(self):
+        if self.render_mode is None:
+            gym.logger.warn("render() called without render_mode; pass render_mode='rgb_array' to make()")
+            return None
+        if self._renderer is None:
+            self._renderer = mujoco.Renderer(self.model, self.height, self.width)
+        self._renderer.update_scene(self.data, camera=self.camera)
+        return self._renderer.render()
+
+    def close(self):
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+

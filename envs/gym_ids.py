@@ -1,0 +1,47 @@
+"""Gymnasium ids for the benchmarks: ``polytask/MT10``, ``polytask/ML10``,
+``polytask/MT1`` and ``polytask/ML1`` (these two take ``task=``), ``polytask/MTALL``.
+
+``gymnasium.make(id)`` gives one :class:`MultiTaskEnv`;
+``gymnasium.make_vec(id, num_envs=1)`` gives one world per task
+(``num_envs >= #tasks`` assigns tasks round robin). Pass ``split="test"`` for
+the held-out tasks/variations.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from envs.base import MAX_EPISODE_STEPS
+from envs.benchmarks import BENCHMARKS
+
+
+def _vector_entry(benchmark: str):
+    def make_vec(num_envs: int = 1, split: str = "train", task: str | None = None, max_episode_steps=None, **env_kwargs):
+        from envs.vector import make_benchmark_vec
+
+        return make_benchmark_vec(benchmark, split=split, num_envs=num_envs, task=task, **env_kwargs)
+
+    return make_vec
+
+
+def _single_entry(benchmark: str):
+    def make_single(split: str = "train", task: str | None = None, **env_kwargs):
+        from envs.benchmarks import get_benchmark
+        from envs.vector import MultiTaskEnv
+
+        return MultiTaskEnv(get_benchmark(benchmark, task), split=split, **env_kwargs)
+
+    return make_single
+
+
+def register_benchmark_ids() -> None:
+    for name in BENCHMARKS:
+        gym_id = f"polytask/{name}"
+        if gym_id in gym.registry:
+            continue
+        gym.register(
+            id=gym_id,
+            entry_point=_single_entry(name),
+            vector_entry_point=_vector_entry(name),
+            max_episode_steps=MAX_EPISODE_STEPS,
+        )

@@ -1,0 +1,182 @@
+"""One env that can run any task of a benchmark, and vector envs over benchmarks.
+
+``MultiTaskEnv`` holds one task env per task it may run (built lazily) and
+switches between them at reset: ``reset(options={"task": "push", "variation":
+v})``. Between resets it keeps its task; the next variation is drawn from the
+task's pool for the split unless one is pinned (an RL² trial pins one so its
+episodes share a variation). ``BenchmarkVectorEnv`` is gymnasium's
+``SyncVectorEnv`` over such envs, with per-world choices of task and
+variation. Its autoreset mode is gymnasium's default, ``NEXT_STEP``: the
+step after an episode ends returns the first observation of the next one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import gymnasium as gym
+import numpy as np
+
+from envs.base import OBS_DIM, PolytaskEnv
+from envs.benchmarks import Benchmark, get_benchmark
+from envs.registry import get_task, unknown_name_error
+
+
+class MultiTaskEnv(gym.Env):
+    """A gymnasium env over a benchmark split's tasks; one task active at a time."""
+
+    metadata = PolytaskEnv.metadata
+
+    def __init__(
+        self,
+        benchmark: Benchmark | str = "MT10",
+        split: str = "train",
+        task: str | None = None,
+        one_hot: bool = False,
+        render_mode: str | None = None,
+        **env_kwargs: Any,
+    ):
+        self.benchmark = get_benchmark(benchmark) if isinstance(benchmark, str) else benchmark
+        self.split = split
+        self.task_names = self.benchmark.tasks(split)
+        self.one_hot = one_hot
+        self.render_mode = render_mode
+        self._env_kwargs = dict(env_kwargs, render_mode=render_mode)
+        self._envs: dict[str, PolytaskEnv] = {}
+        self._pools = {t: self.benchmark.variations(t, split) for t in self.task_names}
+        self._task = self._check_task(task if task is not None else self.task_names[0])
+        self._pinned_variation: int | None = None
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
+        inner = self._env(self._task).observation_space
+        if one_hot:
+            n = len(self.task_names)
+            low = np.concatenate([inner.low, np.zeros(n)])
+            high = np.concatenate([inner.high, np.ones(n)])
+            self.observation_space = gym.spaces.Box(low, high, (OBS_DIM + n,), np.float64)
+        else:
+            self.observation_space = inner
+
+    def _check_task(self, task: str) -> str:
+        if task not in self.task_names:
+            raise unknown_name_error(f"task of {self.benchmark.name}/{self.split}", task, self.task_names)
+        return task
+
+    def _env(self, task: str) -> PolytaskEnv:
+        if task not in self._envs:
+            self._envs[task] = get_task(task)(**self._env_kwargs)
+        return self._envs[task]
+
+    @property
+    def task(self) -> str:
+        return self._task
+
+    @property
+    def task_id(self) -> int:
+        return self.task_names.index(self._task)
+
+    @property
+    def active(self) -> PolytaskEnv:
+        return self._env(self._task)
+
+    def _augment(self, obs: np.ndarray) -> np.ndarray:
+        if not self.one_hot:
+            return obs
+        code = np.zeros(len(self.task_names))
+        code[self.task_id] = 1.0
+        return np.concatenate([obs, code])
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Options: ``task`` (a name of this split) and ``variation`` (int, or
+        None to go back to drawing from the task's pool)."""
+        super().reset(seed=seed)
+        options = dict(options or {})
+        unknown = set(options) - {"task", "variation"}
+        if unknown:
+            raise ValueError(f"unknown reset options {sorted(unknown)}; accepted: 'task', 'variation'")
+        if options.get("task") is not None:
+            new_task = self._check_task(options["task"])
+            if new_task != self._task:
+                self._pinned_variation = None
+            self._task = new_task
+        if "variation" in options:
+            self._pinned_variation = None if options["variation"] is None else int(options["variation"])
+        variation = self._pinned_variation
+        if variation is None:
+            pool = self._pools[self._task]
+            variation = pool[int(self.np_random.integers(len(pool)))]
+        obs, info = self.active.reset(seed=seed, options={"variation": variation})
+        info.update(task_id=self.task_id)
+        return self._augment(obs), info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.active.step(action)
+        info["task_id"] = self.task_id
+        return self._augment(obs), reward, terminated, truncated, info
+
+    def render(self):
+        return self.active.render()
+
+    def close(self):
+        for env in self._envs.values():
+            env.close()
+
+
+class BenchmarkVectorEnv(gym.vector.SyncVectorEnv):
+    """``SyncVectorEnv`` over ``MultiTaskEnv`` worlds, one task per world to start
+    (round robin over the split's tasks), with per-world task/variation choice:
+    ``reset(options={"task": [...], "variation": [...]})`` takes one entry per
+    world (``None`` keeps a world's task / draws its variation)."""
+
+    def __init__(self, benchmark: Benchmark | str, split: str = "train", num_envs: int | None = None, **env_kwargs):
+        bench = get_benchmark(benchmark) if isinstance(benchmark, str) else benchmark
+        tasks = bench.tasks(split)
+        num_envs = len(tasks) if num_envs in (None, 1) else num_envs
+        if num_envs < len(tasks):
+            raise ValueError(f"{bench.name} {split} has {len(tasks)} tasks: num_envs must be 1 (one world per task) or >= {len(tasks)}, got {num_envs}")
+        self.benchmark, self.split = bench, split
+        self.world_tasks = [tasks[i % len(tasks)] for i in range(num_envs)]
+
+        def factory(task):
+            return lambda: MultiTaskEnv(bench, split, task=task, **env_kwargs)
+
+        super().__init__([factory(t) for t in self.world_tasks])
+
+    def reset(self, *, seed: int | Sequence[int] | None = None, options: dict[str, Any] | None = None):
+        options = dict(options or {})
+        per_world = {key: options.pop(key) for key in ("task", "variation") if key in options}
+        for key, values in per_world.items():
+            if not isinstance(values, (list, tuple, np.ndarray)) or len(values) != self.num_envs:
+                raise ValueError(f"options[{key!r}] needs one entry per world ({self.num_envs}), got {values!r}")
+        if not per_world:
+            return super().reset(seed=seed, options=options or None)
+        if "reset_mask" in options:
+            raise ValueError("per-world 'task'/'variation' options cannot be combined with 'reset_mask'; pass None entries instead")
+        if seed is None:
+            seed = [None] * self.num_envs
+        elif isinstance(seed, (int, np.integer)):
+            seed = [int(seed) + i for i in range(self.num_envs)]
+        self._terminations = np.zeros((self.num_envs,), dtype=np.bool_)
+        self._truncations = np.zeros((self.num_envs,), dtype=np.bool_)
+        self._autoreset_envs = np.zeros((self.num_envs,), dtype=np.bool_)
+        infos: dict[str, Any] = {}
+        for i, env in enumerate(self.envs):
+            world_options = dict(options)
+            if "task" in per_world and per_world["task"][i] is not None:
+                world_options["task"] = per_world["task"][i]
+            if "variation" in per_world:
+                world_options["variation"] = per_world["variation"][i]
+            self._env_obs[i], info = env.reset(seed=seed[i], options=world_options)
+            infos = self._add_info(infos, info, i)
+        self._observations = gym.vector.utils.concatenate(self.single_observation_space, self._env_obs, self._observations)
+        return np.copy(self._observations), infos
+
+    @property
+    def tasks_now(self) -> list[str]:
+        """The task each world is running."""
+        return [env.unwrapped.task for env in self.envs]
+
+
+def make_benchmark_vec(benchmark: str | Benchmark = "MT10", split: str = "train", num_envs: int | None = None, task: str | None = None, **env_kwargs) -> BenchmarkVectorEnv:
+    """Vector env over a benchmark split (``task`` for MT1/ML1)."""
+    bench = get_benchmark(benchmark, task) if isinstance(benchmark, str) else benchmark
+    return BenchmarkVectorEnv(bench, split, num_envs, **env_kwargs)
