@@ -26,13 +26,15 @@ def horizontal_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def info(success, near_object=0.0, grasp_success=0.0, grasp_reward=0.0, in_place_reward=0.0, obj_to_target=0.0, unscaled_reward=0.0):
-    """The ``INFO_KEYS`` dict, every value a float array of the batch's shape."""
-    return {
-        "success": np.asarray(success, dtype=np.float64),
-        "near_object": np.asarray(near_object, dtype=np.float64),
-        "grasp_success": np.asarray(grasp_success, dtype=np.float64),
-        "grasp_reward": np.asarray(grasp_reward, dtype=np.float64),
-        "in_place_reward": np.asarray(in_place_reward, dtype=np.float64),
-        "obj_to_target": np.asarray(obj_to_target, dtype=np.float64),
-        "unscaled_reward": np.asarray(unscaled_reward, dtype=np.float64),
-    }
+    """The ``INFO_KEYS`` dict, every value a float array broadcast to one batch shape."""
+    values = dict(
+        success=success,
+        near_object=near_object,
+        grasp_success=grasp_success,
+        grasp_reward=grasp_reward,
+        in_place_reward=in_place_reward,
+        obj_to_target=obj_to_target,
+        unscaled_reward=unscaled_reward,
+    )
+    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in values.values()))
+    return {key: np.array(array) for key, array in zip(values, arrays)}

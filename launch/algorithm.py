@@ -1,0 +1,38 @@
+"""The contract between the training loop and every learner.
+
+A learner is a class built as ``Learner(config, device=..., seed=...)`` from
+its frozen config dataclass, exposing the ``Algorithm`` protocol below. The
+loop (``launch/loop.py``) owns budget, evaluation schedule, logging,
+checkpoints, resume, seeding, device choice and Ctrl-C; a learner owns none
+of these. Learners live in ``agents/`` and ``meta/`` and never import
+``launch``: the protocol is structural, and ``EvalReport`` lives in
+``envs.report``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from envs.report import EvalReport
+
+__all__ = ["Algorithm", "EvalReport"]
+
+
+@runtime_checkable
+class Algorithm(Protocol):
+    #: the unit the loop's budget counts: "env_steps", "updates" or "meta_iterations"
+    unit: str
+
+    def progress(self) -> int:
+        """How many ``unit`` have been done so far (restored by ``load_state_dict``)."""
+
+    def step(self) -> dict[str, float]:
+        """One unit of work (collect and/or update); metrics keyed ``charts/...`` or ``losses/...``."""
+
+    def evaluate(self) -> EvalReport:
+        """Per-task metrics (rows: tasks; columns: e.g. success_rate, mse)."""
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly: networks, optimizers, buffers, RNG streams."""
+
+    def load_state_dict(self, state: dict) -> None: ...
