@@ -1,0 +1,122 @@
+"""push: move a puck across the table to a goal marked on the table.
+
+Meta-World's push-v3 (Yu et al., 2019, "Meta-World", Table 5 and its v2
+reward rewrite) in our world.
+
+Reset: the puck (radius 2 cm) stands on the table at x ∈ [-0.1, 0.1],
+y ∈ [0.6, 0.7]; the goal lies on the table (z = 0.02, the puck's centre
+height) at x ∈ [-0.1, 0.1], y ∈ [0.8, 0.9], redrawn until it is at least
+15 cm from the puck.
+Reward (in [0, 10]): ``reach`` is a long-tail tolerance of the fingertip-to-
+puck distance (1 within 2 cm, margin the initial distance); ``in_place`` a
+long-tail tolerance of the puck-to-goal distance (1 within 5 cm, margin the
+initial distance); reward = 2 · reach + 8 · hamacher(reach, in_place), so the
+puck only pays off while the hand stays at it; 10 on success.
+Success: the puck's centre within 5 cm of the goal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from envs import world
+from envs.base import PolytaskEnv
+from envs.registry import register_task
+from envs.rewards import closeness, distance, hamacher_product
+from envs.tasks._common import CLOSE, GOAL, GRIPPER, HAND, OBJ1, OPEN, horizontal_distance, info, move
+
+SUCCESS_DISTANCE = 0.05
+PUCK_HEIGHT = 0.02  # the puck's centre above the table
+#: fingertips this close to the puck count as "at the puck"
+NEAR_DISTANCE = 0.03
+#: gripper opening below which closed fingers hold the 4 cm puck (open is 1, empty-closed 0)
+HOLDING_OPENING = 0.5
+
+
+def object_reward(obs, init_obs, success_distance: float, hand_tight: float = 0.02):
+    """The shared push/place shaping: reach the object, then bring it to the goal.
+
+    Returns ``(reward, terms)``: ``reward`` in [0, 10] before the success
+    override, and the terms ``reach``, ``in_place``, ``tcp_to_obj``,
+    ``obj_to_target``. Broadcasts over leading axes.
+    """
+    tcp_to_obj = distance(obs[..., HAND], obs[..., OBJ1])
+    obj_to_target = distance(obs[..., OBJ1], obs[..., GOAL])
+    initial_tcp_to_obj = distance(init_obs[..., HAND], init_obs[..., OBJ1])
+    initial_obj_to_target = distance(init_obs[..., OBJ1], init_obs[..., GOAL])
+    reach = closeness(tcp_to_obj, initial_tcp_to_obj, hand_tight)
+    in_place = closeness(obj_to_target, initial_obj_to_target, success_distance)
+    reward = 2.0 * reach + 8.0 * hamacher_product(reach, in_place)
+    return reward, dict(reach=reach, in_place=in_place, tcp_to_obj=tcp_to_obj, obj_to_target=obj_to_target)
+
+
+def grasp_action(obs, carry_target_of):
+    """Scripted grasp of the object at obs[4:7]; then move as ``carry_target_of(obs)`` says.
+
+    Phases, decided from positions alone: away from the object -> hover above
+    it, open; above it -> descend, open; down at it -> close; closed on it ->
+    go to the hand target that ``carry_target_of`` returns.
+    """
+    hand, obj = obs[HAND], obs[OBJ1]
+    grasp_point = obj + np.array([0.0, 0.0, -0.005])
+    aligned = horizontal_distance(hand, obj) <= 0.012
+    down = abs(hand[2] - grasp_point[2]) <= 0.01
+    if not aligned:
+        # approach from above so the fingers never knock the object over
+        hover_height = max(obj[2] + 0.06, hand[2]) if horizontal_distance(hand, obj) > 0.04 else hand[2]
+        return move(hand, [obj[0], obj[1], hover_height], OPEN)
+    if not down and obs[GRIPPER] > HOLDING_OPENING:
+        return move(hand, grasp_point, OPEN)
+    if obs[GRIPPER] > HOLDING_OPENING:
+        return move(hand, grasp_point, CLOSE)
+    return move(hand, carry_target_of(obs), CLOSE)
+
+
+class Push(PolytaskEnv):
+    name = "push"
+    object_sites = ("puck/puck",)
+    success_description = f"puck centre within {SUCCESS_DISTANCE * 100:.0f} cm of the goal on the table"
+    OBJ_LOW, OBJ_HIGH = np.array([-0.1, 0.6]), np.array([0.1, 0.7])
+    GOAL_LOW, GOAL_HIGH = np.array([-0.1, 0.8]), np.array([0.1, 0.9])
+    MIN_START_TO_GOAL = 0.15
+
+    @classmethod
+    def build(cls, spec):
+        world.attach(spec, "puck", "puck/")
+
+    def reset_task(self, rng):
+        puck = rng.uniform(self.OBJ_LOW, self.OBJ_HIGH)
+        goal = rng.uniform(self.GOAL_LOW, self.GOAL_HIGH)
+        while np.linalg.norm(goal - puck) < self.MIN_START_TO_GOAL:
+            goal = rng.uniform(self.GOAL_LOW, self.GOAL_HIGH)
+        self.set_free_pose("puck/puck", [puck[0], puck[1], PUCK_HEIGHT])
+        self.goal = np.array([goal[0], goal[1], PUCK_HEIGHT])
+
+    def evaluate(self, obs, action):
+        shaped, terms = object_reward(obs, self.init_obs, SUCCESS_DISTANCE)
+        success = terms["obj_to_target"] <= SUCCESS_DISTANCE
+        near = terms["tcp_to_obj"] <= NEAR_DISTANCE
+        holding = near & (obs[..., GRIPPER] < HOLDING_OPENING)
+        reward = np.where(success, 10.0, np.clip(shaped, 0.0, 10.0))
+        return reward, info(
+            success,
+            near_object=near,
+            grasp_success=holding,
+            grasp_reward=terms["reach"],
+            in_place_reward=terms["in_place"],
+            obj_to_target=terms["obj_to_target"],
+            unscaled_reward=reward,
+        )
+
+    @staticmethod
+    def expert(obs):
+        # hold the puck and slide it along the table: the hand moves by the puck-to-goal offset
+        def drag(o):
+            target = o[HAND] + (o[GOAL] - o[OBJ1])
+            target[2] = o[HAND][2]
+            return target
+
+        return grasp_action(obs, drag)
+
+
+register_task(Push)
