@@ -141,6 +141,7 @@ class PolytaskEnv(gym.Env):
         self.goal = np.zeros(3)
         self.init_obs = np.zeros(OBS_DIM)
         self._previous_frame = np.zeros(18)
+        self._last_obs = np.zeros(OBS_DIM)
         self._steps = 0
         self._variation: int | None = None
 
@@ -245,6 +246,7 @@ class PolytaskEnv(gym.Env):
         self._previous_frame = frame
         obs = self._observation(frame)
         self.init_obs = obs.copy()
+        self._last_obs = obs.copy()
         self._steps = 0
         return obs, {"variation": self._variation}
 
@@ -280,6 +282,7 @@ class PolytaskEnv(gym.Env):
         frame = self._frame()
         obs = self._observation(frame)
         self._previous_frame = frame
+        self._last_obs = obs.copy()
         reward, info = self.evaluate(obs, action)
         self._steps += 1
         truncated = self._steps >= MAX_EPISODE_STEPS
@@ -302,6 +305,50 @@ class PolytaskEnv(gym.Env):
     def _observation(self, frame: np.ndarray) -> np.ndarray:
         goal = self.goal if self.goal_observable else np.zeros(3)
         return np.concatenate([frame, self._previous_frame, goal])
+
+    # ------------------------------------------------------------ snapshots
+    #: model arrays a reset may change (variation poses, dynamics variation, goal site)
+    _MODEL_FIELDS = ("body_pos", "body_quat", "site_pos", "body_mass", "body_inertia", "geom_friction", "dof_damping")
+
+    def get_state(self) -> dict[str, Any]:
+        """A snapshot to continue this episode exactly (checkpoints, resume)."""
+        spec = mujoco.mjtState.mjSTATE_INTEGRATION
+        physics = np.empty(mujoco.mj_stateSize(self.model, spec))
+        mujoco.mj_getState(self.model, self.data, physics, spec)
+        return {
+            "physics": physics,
+            "model": {name: getattr(self.model, name).copy() for name in self._MODEL_FIELDS},
+            "goal": self.goal.copy(),
+            "init_obs": self.init_obs.copy(),
+            "previous_frame": self._previous_frame.copy(),
+            "steps": self._steps,
+            "obs": self._last_obs.copy(),
+            "variation": self._variation,
+            "np_random": self.np_random.bit_generator.state,
+        }
+
+    def set_state(self, state: dict[str, Any]) -> np.ndarray:
+        """Restore a :meth:`get_state` snapshot; returns the current observation."""
+        spec = mujoco.mjtState.mjSTATE_INTEGRATION
+        physics = np.asarray(state["physics"], dtype=np.float64)
+        if physics.shape != (mujoco.mj_stateSize(self.model, spec),):
+            raise ValueError(f"snapshot does not fit task {self.name!r}: physics state of shape {physics.shape}")
+        for name, value in state["model"].items():
+            getattr(self.model, name)[:] = value
+        mujoco.mj_setState(self.model, self.data, physics, spec)
+        mujoco.mj_forward(self.model, self.data)
+        # mj_forward overwrites the solver warm start; put the snapshot's back
+        mujoco.mj_setState(self.model, self.data, physics, spec)
+        self.goal = np.array(state["goal"])
+        self.init_obs = np.array(state["init_obs"])
+        self._steps = int(state["steps"])
+        self._variation = state["variation"]
+        self.np_random.bit_generator.state = state["np_random"]
+        self._previous_frame = np.array(state["previous_frame"])
+        # After mj_step the kinematics are those of the last substep's start; the
+        # forward pass above refreshed them, so hand back the stored observation.
+        self._last_obs = np.array(state["obs"])
+        return self._last_obs.copy()
 
     # ------------------------------------------------------------ rendering
     def render(self):

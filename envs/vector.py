@@ -113,6 +113,29 @@ class MultiTaskEnv(gym.Env):
         info["task_id"] = self.task_id
         return self._augment(obs), reward, terminated, truncated, info
 
+    def get_state(self) -> dict[str, Any]:
+        """A snapshot of the active task, its variation pinning and every built task env."""
+        return {
+            "task": self._task,
+            "pinned_variation": self._pinned_variation,
+            "np_random": self.np_random.bit_generator.state,
+            "envs": {task: env.get_state() for task, env in self._envs.items()},
+        }
+
+    def set_state(self, state: dict[str, Any]) -> np.ndarray:
+        """Restore a :meth:`get_state` snapshot; returns the current observation."""
+        self._task = self._check_task(state["task"])
+        self._pinned_variation = state["pinned_variation"]
+        self.np_random.bit_generator.state = state["np_random"]
+        obs = None
+        for task, env_state in state["envs"].items():
+            restored = self._env(self._check_task(task)).set_state(env_state)
+            if task == self._task:
+                obs = restored
+        if obs is None:
+            raise ValueError(f"snapshot has no state for its active task {self._task!r}")
+        return self._augment(obs)
+
     def render(self):
         return self.active.render()
 
@@ -169,6 +192,27 @@ class BenchmarkVectorEnv(gym.vector.SyncVectorEnv):
             infos = self._add_info(infos, info, i)
         self._observations = gym.vector.utils.concatenate(self.single_observation_space, self._env_obs, self._observations)
         return np.copy(self._observations), infos
+
+    def get_state(self) -> dict[str, Any]:
+        """Every world's snapshot plus the autoreset bookkeeping."""
+        return {
+            "worlds": [env.unwrapped.get_state() for env in self.envs],
+            "autoreset": self._autoreset_envs.copy(),
+            "terminations": self._terminations.copy(),
+            "truncations": self._truncations.copy(),
+        }
+
+    def set_state(self, state: dict[str, Any]) -> np.ndarray:
+        """Restore :meth:`get_state`; returns the current batch of observations."""
+        if len(state["worlds"]) != self.num_envs:
+            raise ValueError(f"snapshot holds {len(state['worlds'])} worlds, this vector env has {self.num_envs}")
+        for i, (env, world_state) in enumerate(zip(self.envs, state["worlds"])):
+            self._env_obs[i] = env.unwrapped.set_state(world_state)
+        self._autoreset_envs = np.array(state["autoreset"], dtype=bool)
+        self._terminations = np.array(state["terminations"], dtype=bool)
+        self._truncations = np.array(state["truncations"], dtype=bool)
+        self._observations = gym.vector.utils.concatenate(self.single_observation_space, self._env_obs, self._observations)
+        return np.copy(self._observations)
 
     @property
     def tasks_now(self) -> list[str]:

@@ -1,0 +1,110 @@
+"""Benchmarks as data, the multi-task env and the benchmark vector env."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import envs
+from envs.benchmarks import ML10_TEST_TASKS, ML10_TRAIN_TASKS, MT10_TASKS, variation_seeds
+
+ALL_MT10_REGISTERED = all(t in envs.TASKS for t in MT10_TASKS)
+ALL_ML10_REGISTERED = all(t in envs.TASKS for t in ML10_TRAIN_TASKS + ML10_TEST_TASKS)
+
+
+def test_variation_seeds_are_fixed_distinct_and_split():
+    train, test = variation_seeds("reach", "train"), variation_seeds("reach", "test")
+    assert len(train) == len(test) == 50
+    assert len(set(train)) == 50 and not set(train) & set(test)
+    assert train == variation_seeds("reach", "train")
+    assert envs.MT1("reach").variations("reach") == train
+
+
+def test_pinned_variation_reproduces_the_initial_state():
+    env = envs.get_task("reach")()
+    v = variation_seeds("reach", "train")[7]
+    a, _ = env.reset(seed=1, options={"variation": v})
+    b, _ = env.reset(seed=2, options={"variation": v})
+    np.testing.assert_array_equal(a, b)
+    c, _ = env.reset(seed=2, options={"variation": None})
+    assert not np.array_equal(a, c)
+
+
+def test_unknown_names_list_near_matches():
+    with pytest.raises(ValueError, match="Did you mean 'reach'"):
+        envs.get_task("reech")
+    with pytest.raises(ValueError, match="Did you mean .*'MT10'"):
+        envs.get_benchmark("MT01")
+    with pytest.raises(ValueError, match="needs a task"):
+        envs.get_benchmark("MT1")
+    with pytest.raises(ValueError, match="unknown reset options"):
+        envs.get_task("reach")().reset(options={"varation": 3})
+
+
+def test_mt1_vector_env_over_one_task():
+    vec = envs.make_benchmark_vec("MT1", task="reach", num_envs=3)
+    obs, info = vec.reset(seed=0)
+    assert obs.shape == (3, envs.OBS_DIM)
+    assert list(info["task_id"]) == [0, 0, 0]
+    obs, reward, terminated, truncated, info = vec.step(np.zeros((3, 4)))
+    assert reward.shape == (3,) and not terminated.any()
+
+
+def test_gymnasium_make_vec_entry_point():
+    vec = gym.make_vec("polytask/MT1", task="reach", num_envs=2)
+    obs, _ = vec.reset(seed=0)
+    assert obs.shape == (2, envs.OBS_DIM)
+    single = gym.make("polytask/MT1", task="reach")
+    assert single.reset(seed=0)[0].shape == (envs.OBS_DIM,)
+
+
+def test_one_hot_task_observation():
+    env = envs.MultiTaskEnv(envs.MT1("reach"), one_hot=True)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (envs.OBS_DIM + 1,) and obs[-1] == 1.0
+    assert env.observation_space.contains(obs)
+
+
+def test_per_world_task_and_variation_choice():
+    bench = envs.MT1("reach")
+    vec = envs.make_benchmark_vec(bench, num_envs=2)
+    v = bench.variations("reach")[3]
+    obs, _ = vec.reset(seed=0, options={"variation": [v, v]})
+    np.testing.assert_array_equal(obs[0], obs[1])
+    # a pinned variation survives the next reset (an RL² trial keeps its task)
+    again, _ = vec.reset(seed=5)
+    np.testing.assert_array_equal(again[0], obs[0])
+    with pytest.raises(ValueError, match="one entry per world"):
+        vec.reset(options={"variation": [v]})
+
+
+def test_vector_snapshot_round_trip():
+    vec = envs.make_benchmark_vec("MT1", task="reach", num_envs=2)
+    vec.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        vec.step(rng.uniform(-1, 1, (2, 4)))
+    state = vec.get_state()
+    actions = rng.uniform(-1, 1, (10, 2, 4))
+    first = [vec.step(a)[0] for a in actions]
+    other = envs.make_benchmark_vec("MT1", task="reach", num_envs=2)
+    other.reset(seed=9)
+    other.set_state(state)
+    second = [other.step(a)[0] for a in actions]
+    np.testing.assert_array_equal(np.array(first), np.array(second))
+
+
+@pytest.mark.skipif(not ALL_MT10_REGISTERED, reason="MT10 tasks not all registered")
+def test_make_vec_mt10_gives_one_world_per_task():
+    vec = gym.make_vec("polytask/MT10")
+    obs, info = vec.reset(seed=0)
+    assert obs.shape == (10, envs.OBS_DIM)
+    assert sorted(info["task_id"]) == list(range(10))
+    assert vec.unwrapped.tasks_now == list(MT10_TASKS)
+
+
+@pytest.mark.skipif(not ALL_ML10_REGISTERED, reason="ML10 tasks not all registered")
+def test_ml10_splits_hold_out_tasks():
+    bench = envs.ML10()
+    assert not set(bench.train_tasks) & set(bench.test_tasks)
+    vec = envs.make_benchmark_vec(bench, split="test")
+    assert vec.unwrapped.tasks_now == list(ML10_TEST_TASKS)
