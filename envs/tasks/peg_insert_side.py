@@ -1,0 +1,126 @@
+"""peg-insert-side: pick up a peg lying on the table and push it sideways into a hole.
+
+Meta-World's peg-insert-side (Yu et al., 2019, CoRL, "Meta-World", its v2 reward
+``sawyer_peg_insertion_side``), turned to our gripper: the fingers close along
+x, so the peg lies along y and goes into a hole in the -y face of a fixed box.
+
+Reset: the peg (24 cm long, 3 cm square, axis along +y, its head towards the
+box) lies with its centre in x ∈ [-0.15, 0.15], y ∈ [0.5, 0.6]; the box's hole
+mouth is in x ∈ [-0.15, 0.15], y ∈ [0.82, 0.88], 10 cm above the table. The
+goal is the point 8 cm deep inside the hole (the hole is 5 cm square, 10 cm
+deep). obs[4:7] is the peg's head, obs[11:14] the hole's mouth.
+Success: the peg head within 7 cm of the goal, distance measured with the
+across-hole axes (x, z) weighted 2 and the insertion axis (y) weighted 1, as
+in Meta-World; from outside the box the head cannot get that close, so
+success means the head is at least 1 cm inside the hole.
+Reward (Meta-World v2's shape): in_place = long-tail tolerance of that scaled
+distance (margin: its initial value); grasp = how well the hand cages the
+peg's grasp point; reward = hamacher(grasp, in_place), plus 1 + 5 · in_place
+while the peg is held off the table; 10 on success.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from envs import world
+from envs.base import PolytaskEnv
+from envs.registry import register_task
+from envs.rewards import grasp_reward, hamacher_product, tolerance_margin_array
+from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, OBJ2, OPEN, QUAT1, info, move
+
+SUCCESS_DISTANCE = 0.07
+#: weights of (x, y, z) in the head-to-goal distance: off-axis error costs double
+AXIS_SCALE = np.array([2.0, 1.0, 2.0])
+#: the goal lies this far inside the hole's mouth, along +y
+GOAL_DEPTH = 0.08
+#: the grasp point lies this far behind the head along the peg (3 cm behind its centre)
+GRASP_BEHIND_HEAD = 0.15
+PEG_HALF_WIDTH = 0.015
+HOLE_HEIGHT = 0.1
+
+
+def peg_axis(quat: np.ndarray) -> np.ndarray:
+    """The peg's local +y axis in world coordinates, from its (w, x, y, z) quaternion."""
+    w, x, y, z = (quat[..., i] for i in range(4))
+    return np.stack([2 * (x * y - w * z), 1 - 2 * (x * x + z * z), 2 * (y * z + w * x)], axis=-1)
+
+
+def grasp_point(obs: np.ndarray) -> np.ndarray:
+    return obs[..., OBJ1] - GRASP_BEHIND_HEAD * peg_axis(obs[..., QUAT1])
+
+
+def peg_held(obs: np.ndarray) -> np.ndarray:
+    """The hand is at the grasp point, the fingers closed on the peg and the peg off the table."""
+    near = np.linalg.norm(obs[..., HAND] - grasp_point(obs), axis=-1) < 0.03
+    on_peg = (obs[..., GRIPPER] > 0.1) & (obs[..., GRIPPER] < 0.5)
+    lifted = grasp_point(obs)[..., 2] > PEG_HALF_WIDTH + 0.01
+    return near & on_peg & lifted
+
+
+class PegInsertSide(PolytaskEnv):
+    name = "peg-insert-side"
+    object_sites = ("peg/head", "hole_box/hole")
+    success_description = (
+        f"peg head within {SUCCESS_DISTANCE * 100:.0f} cm of the goal {GOAL_DEPTH * 100:.0f} cm inside the hole "
+        "(x, z weighted 2, insertion axis y weighted 1)"
+    )
+    PEG_LOW, PEG_HIGH = np.array([-0.15, 0.5]), np.array([0.15, 0.6])
+    HOLE_LOW, HOLE_HIGH = np.array([-0.15, 0.82]), np.array([0.15, 0.88])
+
+    @classmethod
+    def build(cls, spec):
+        world.attach(spec, "peg", "peg/")
+        world.attach(spec, "hole_box", "hole_box/")
+
+    def reset_task(self, rng):
+        peg = rng.uniform(self.PEG_LOW, self.PEG_HIGH)
+        hole = rng.uniform(self.HOLE_LOW, self.HOLE_HIGH)
+        self.set_free_pose("peg/peg", [peg[0], peg[1], PEG_HALF_WIDTH])
+        self.set_body_pos("hole_box/hole_box", [hole[0], hole[1], 0.0])
+        self.goal = np.array([hole[0], hole[1] + GOAL_DEPTH, HOLE_HEIGHT])
+
+    def evaluate(self, obs, action):
+        # the goal from the hole's pose (obs[11:14]) so the reward holds when the goal is hidden
+        goal = obs[..., OBJ2] + np.array([0.0, GOAL_DEPTH, 0.0])
+        init_goal = self.init_obs[..., OBJ2] + np.array([0.0, GOAL_DEPTH, 0.0])
+        head_to_goal = np.linalg.norm((obs[..., OBJ1] - goal) * AXIS_SCALE, axis=-1)
+        initial = np.linalg.norm((self.init_obs[..., OBJ1] - init_goal) * AXIS_SCALE, axis=-1)
+        in_place = tolerance_margin_array(head_to_goal, (0.0, SUCCESS_DISTANCE), np.maximum(initial, 1e-6))
+        grasp = grasp_reward(obs[..., HAND], obs[..., GRIPPER], grasp_point(obs), PEG_HALF_WIDTH)
+        held = peg_held(obs)
+        grasp = np.where(held, 1.0, grasp)
+        reward = hamacher_product(grasp, in_place) + np.where(held, 1.0 + 5.0 * in_place, 0.0)
+        success = head_to_goal <= SUCCESS_DISTANCE
+        reward = np.where(success, 10.0, reward)
+        near = np.linalg.norm(obs[..., HAND] - grasp_point(obs), axis=-1) <= 0.03
+        return reward, info(
+            success,
+            near_object=near,
+            grasp_success=held,
+            grasp_reward=grasp,
+            in_place_reward=in_place,
+            obj_to_target=head_to_goal,
+            unscaled_reward=reward,
+        )
+
+    @staticmethod
+    def expert(obs):
+        hand, head, mouth = obs[HAND], obs[OBJ1], obs[OBJ2]
+        grasp = grasp_point(obs)
+        if peg_held(obs) or (np.linalg.norm(hand - grasp) < 0.012 and obs[GRIPPER] < 0.26):
+            # carrying: line the head up 4 cm before the mouth, then push it in
+            lateral = np.abs(head[[0, 2]] - mouth[[0, 2]]).max()
+            aligned = lateral < (0.006 if head[1] < mouth[1] else 0.012)
+            head_target = mouth + (np.array([0.0, GOAL_DEPTH + 0.01, 0.0]) if aligned else np.array([0.0, -0.04, 0.0]))
+            if not peg_held(obs):
+                head_target = head + np.array([0.0, 0.0, 0.05])  # just closed: lift first
+            return move(hand, hand + head_target - head, CLOSE)
+        if np.linalg.norm(hand[:2] - grasp[:2]) > 0.012:
+            return move(hand, grasp + np.array([0.0, 0.0, 0.1]), OPEN)
+        if hand[2] - grasp[2] > 0.004:
+            return move(hand, grasp + np.array([0.0, 0.0, -0.005]), OPEN)
+        return move(hand, grasp, CLOSE)
+
+
+register_task(PegInsertSide)
