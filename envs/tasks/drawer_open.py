@@ -41,8 +41,8 @@ HANDLE_CLOSED = np.array([0.0, -0.18, 0.09])
 LOOP_CENTRE = np.array([0.0, 0.029, -0.01])
 #: x and y weigh more than z in the reach term: line up first, then descend
 REACH_SCALE = np.array([3.0, 3.0, 1.0])
-#: how high above the loop the expert lines up before it descends
-HOVER_HEIGHT = 0.08
+#: how high above the loop the expert lines up before it descends (fingers clear the 16.5 cm front plate)
+HOVER_HEIGHT = 0.11
 
 
 def drawer_expert(obs: np.ndarray, direction: float) -> np.ndarray:
