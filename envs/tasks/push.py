@@ -29,8 +29,10 @@ SUCCESS_DISTANCE = 0.05
 PUCK_HEIGHT = 0.02  # the puck's centre above the table
 #: fingertips this close to the puck count as "at the puck"
 NEAR_DISTANCE = 0.03
-#: gripper opening below which closed fingers hold the 4 cm puck (open is 1, empty-closed 0)
+#: gripper opening below which closed fingers hold a 4 cm object (open is 1; holding one reads about 0.3)
 HOLDING_OPENING = 0.5
+#: below this opening the fingers closed on nothing: the object slipped away
+EMPTY_OPENING = 0.05
 
 
 def object_reward(obs, init_obs, success_distance: float, hand_tight: float = 0.02):
@@ -50,14 +52,35 @@ def object_reward(obs, init_obs, success_distance: float, hand_tight: float = 0.
     return reward, dict(reach=reach, in_place=in_place, tcp_to_obj=tcp_to_obj, obj_to_target=obj_to_target)
 
 
+def push_evaluate(obs, init_obs, success_distance: float):
+    """The whole ``evaluate`` of a task that moves an object along the table: reward and info terms."""
+    shaped, terms = object_reward(obs, init_obs, success_distance)
+    success = terms["obj_to_target"] <= success_distance
+    near = terms["tcp_to_obj"] <= NEAR_DISTANCE
+    reward = np.where(success, 10.0, np.clip(shaped, 0.0, 10.0))
+    return reward, info(
+        success,
+        near_object=near,
+        grasp_success=near & (obs[..., GRIPPER] < HOLDING_OPENING),
+        grasp_reward=terms["reach"],
+        in_place_reward=terms["in_place"],
+        obj_to_target=terms["obj_to_target"],
+        unscaled_reward=reward,
+    )
+
+
 def grasp_action(obs, carry_target_of):
     """Scripted grasp of the object at obs[4:7]; then move as ``carry_target_of(obs)`` says.
 
     Phases, decided from positions alone: away from the object -> hover above
     it, open; above it -> descend, open; down at it -> close; closed on it ->
-    go to the hand target that ``carry_target_of`` returns.
+    go to the hand target that ``carry_target_of`` returns. Fingers closed on
+    nothing (the object slipped) open again where they are, and the phases
+    start over.
     """
     hand, obj = obs[HAND], obs[OBJ1]
+    if obs[GRIPPER] < EMPTY_OPENING:
+        return move(hand, hand, OPEN)
     grasp_point = obj + np.array([0.0, 0.0, -0.005])
     aligned = horizontal_distance(hand, obj) <= 0.012
     down = abs(hand[2] - grasp_point[2]) <= 0.01
@@ -93,20 +116,7 @@ class Push(PolytaskEnv):
         self.goal = np.array([goal[0], goal[1], PUCK_HEIGHT])
 
     def evaluate(self, obs, action):
-        shaped, terms = object_reward(obs, self.init_obs, SUCCESS_DISTANCE)
-        success = terms["obj_to_target"] <= SUCCESS_DISTANCE
-        near = terms["tcp_to_obj"] <= NEAR_DISTANCE
-        holding = near & (obs[..., GRIPPER] < HOLDING_OPENING)
-        reward = np.where(success, 10.0, np.clip(shaped, 0.0, 10.0))
-        return reward, info(
-            success,
-            near_object=near,
-            grasp_success=holding,
-            grasp_reward=terms["reach"],
-            in_place_reward=terms["in_place"],
-            obj_to_target=terms["obj_to_target"],
-            unscaled_reward=reward,
-        )
+        return push_evaluate(obs, self.init_obs, SUCCESS_DISTANCE)
 
     @staticmethod
     def expert(obs):

@@ -24,8 +24,8 @@ import numpy as np
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
-from envs.tasks._common import GOAL, GRIPPER, HAND, OBJ1, info
-from envs.tasks.push import HOLDING_OPENING, NEAR_DISTANCE, grasp_action, object_reward
+from envs.tasks._common import GOAL, HAND, OBJ1
+from envs.tasks.push import grasp_action, push_evaluate
 
 SUCCESS_DISTANCE = 0.05
 BLOCK_HALF = 0.02
@@ -72,19 +72,7 @@ class SweepInto(PolytaskEnv):
         self.goal = np.array([zone[0], zone[1], BLOCK_HALF])
 
     def evaluate(self, obs, action):
-        shaped, terms = object_reward(obs, self.init_obs, SUCCESS_DISTANCE)
-        success = terms["obj_to_target"] <= SUCCESS_DISTANCE
-        near = terms["tcp_to_obj"] <= NEAR_DISTANCE
-        reward = np.where(success, 10.0, np.clip(shaped, 0.0, 10.0))
-        return reward, info(
-            success,
-            near_object=near,
-            grasp_success=near & (obs[..., GRIPPER] < HOLDING_OPENING),
-            grasp_reward=terms["reach"],
-            in_place_reward=terms["in_place"],
-            obj_to_target=terms["obj_to_target"],
-            unscaled_reward=reward,
-        )
+        return push_evaluate(obs, self.init_obs, SUCCESS_DISTANCE)
 
     @staticmethod
     def expert(obs):
