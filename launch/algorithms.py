@@ -1,0 +1,134 @@
+"""The algorithm table and the named presets the CLI offers.
+
+Learners are named here by import path and imported only when used, so a
+learner that is missing or broken makes only itself unavailable, not the
+CLI. A preset is a named config: an algorithm plus overrides of its config
+and of the run config; it is not a copy of a script.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Mapping
+
+from envs.registry import unknown_name_error
+from launch.config import RunConfig
+from launch.errors import UsageError
+
+
+class AlgorithmUnavailable(UsageError):
+    """The algorithm's module failed to import or lacks its classes."""
+
+
+@dataclasses.dataclass(frozen=True)
+class AlgorithmSpec:
+    """Where a learner lives: ``"module:ClassName"`` for the learner and its frozen config dataclass."""
+
+    name: str
+    learner: str
+    config: str
+    summary: str
+
+    def load(self) -> tuple[type, type]:
+        """(learner class, config class), imported now; raises ``AlgorithmUnavailable`` saying why not."""
+        return _import(self.name, self.learner), _import(self.name, self.config)
+
+
+def _import(name: str, target: str):
+    module_name, _, attribute = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise AlgorithmUnavailable(f"algorithm {name!r} is unavailable: cannot import {target}: {error}") from error
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """A named experiment: an algorithm, overrides of its config's fields and of ``RunConfig``'s."""
+
+    name: str
+    algorithm: str
+    summary: str
+    config: Mapping = dataclasses.field(default_factory=dict)
+    run: Mapping = dataclasses.field(default_factory=dict)
+
+    def build(self):
+        """(algorithm config, run config) of this preset."""
+        _, config_class = get_algorithm(self.algorithm).load()
+        return override(config_class(), self.config, f"preset {self.name!r}"), override(RunConfig(), self.run, f"preset {self.name!r}")
+
+
+def override(config, values: Mapping, where: str):
+    """``dataclasses.replace`` that names the fields a config really has when asked for one it lacks."""
+    known = {f.name for f in dataclasses.fields(config)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise UsageError(f"{where}: {type(config).__name__} has no field {', '.join(unknown)}; its fields: {', '.join(sorted(known))}")
+    return dataclasses.replace(config, **values)
+
+
+def config_from_dict(config_class: type, values: Mapping, where: str):
+    """Rebuild a config saved with ``dataclasses.asdict`` (checkpoints), failing clearly if its fields changed."""
+    try:
+        return override(config_class(), values, where)
+    except (TypeError, ValueError) as error:
+        raise UsageError(f"{where}: saved config does not fit today's {config_class.__name__}: {error}") from error
+
+
+ALGORITHMS: dict[str, AlgorithmSpec] = {}
+PRESETS: dict[str, Preset] = {}
+#: what ``python -m launch train`` runs with no arguments
+DEFAULT_PRESET = "mt10-pcgrad"
+
+
+def register_algorithm(spec: AlgorithmSpec) -> AlgorithmSpec:
+    if spec.name in PRESETS:
+        raise ValueError(f"algorithm name {spec.name!r} is already a preset's name")
+    ALGORITHMS[spec.name] = spec
+    return spec
+
+
+def register_preset(preset: Preset) -> Preset:
+    if preset.name in ALGORITHMS:
+        raise ValueError(f"preset name {preset.name!r} is already an algorithm's name")
+    if preset.algorithm not in ALGORITHMS:
+        raise unknown_name_error("algorithm", preset.algorithm, ALGORITHMS)
+    PRESETS[preset.name] = preset
+    return preset
+
+
+def get_algorithm(name: str) -> AlgorithmSpec:
+    try:
+        return ALGORITHMS[name]
+    except KeyError:
+        raise UsageError(str(unknown_name_error("algorithm", name, ALGORITHMS))) from None
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise UsageError(str(unknown_name_error("preset", name, PRESETS))) from None
+
+
+register_algorithm(AlgorithmSpec(
+    "mtsac", "agents.mtsac:MTSAC", "agents.mtsac:MTSACConfig",
+    "multi-task SAC (task-conditioned, per-task temperature) with optional gradient surgery",
+))
+register_algorithm(AlgorithmSpec(
+    "msr", "meta.symmetry:MSR", "meta.symmetry:MSRConfig",
+    "meta-learning symmetries by reparameterization: learns weight-sharing across tasks",
+))
+register_algorithm(AlgorithmSpec(
+    "maml", "meta.symmetry:MAML", "meta.symmetry:MAMLConfig",
+    "MAML on the symmetry task families (the baseline MSR is compared with)",
+))
+
+register_preset(Preset("mt10-pcgrad", "mtsac", "MT10 with PCGrad; sized to finish in about 10 minutes on 2 CPU cores",
+                       config={"benchmark": "MT10", "surgery": "pcgrad"}))
+register_preset(Preset("mt10-mtsac", "mtsac", "MT10 with plain multi-task SAC (no gradient surgery)",
+                       config={"benchmark": "MT10", "surgery": "none"}))
+register_preset(Preset("mt1-reach-sac", "mtsac", "single-task SAC on reach (MT1)",
+                       config={"benchmark": "MT1", "task": "reach", "surgery": "none"}))
+register_preset(Preset("msr-k1", "msr", "MSR on 1-shot symmetry problems"))

@@ -1,0 +1,103 @@
+"""``python -m launch render``: a video of the scripted expert, or of a trained
+policy from a checkpoint, on one task (gif or mp4 via imageio)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from envs.benchmarks import VARIATIONS_PER_TASK, variation_seeds
+from envs.registry import get_task, scripted_policy
+from launch.errors import UsageError
+
+FORMATS = (".gif", ".mp4")
+#: frames kept after the first success, so the video shows the goal being held
+FRAMES_AFTER_SUCCESS = 15
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderArgs:
+    """Render a task's scripted expert, or a trained policy, to a gif or mp4."""
+
+    task: str
+    """Task name (see `python -m launch list`)."""
+    out: Path
+    """Output file; its suffix picks the format: .gif or .mp4."""
+    checkpoint: Path | None = None
+    """A trained RL learner's checkpoint (or run directory); None: the task's scripted expert."""
+    variation: int = 0
+    """Which of the task's held-out test variations to show."""
+    max_steps: int = 200
+    """Longest episode to record (the video stops shortly after the first success)."""
+    fps: int = 30
+    """Frames per second of the video."""
+    size: int = 256
+    """Width and height in pixels (a multiple of 16 suits mp4 encoders)."""
+    camera: str = "corner"
+    """Camera name in the scene."""
+    device: str = "auto"
+    """Where a checkpoint's policy runs: auto, cpu or cuda."""
+
+    def __post_init__(self):
+        if self.out.suffix.lower() not in FORMATS:
+            raise UsageError(f"--out must end in {' or '.join(FORMATS)}, got {self.out.name!r}")
+        if not 0 <= self.variation < VARIATIONS_PER_TASK:
+            raise UsageError(f"--variation must be in [0, {VARIATIONS_PER_TASK}), got {self.variation}")
+        if self.max_steps < 1 or self.fps < 1 or self.size < 16:
+            raise UsageError("--max-steps and --fps must be positive and --size at least 16")
+
+
+def _policy(args: RenderArgs):
+    """obs -> action for one world: the scripted expert, or the checkpoint's policy for this task."""
+    if args.checkpoint is None:
+        return scripted_policy(args.task), "scripted expert"
+    from launch.experiment import benchmark_of, restore
+
+    algorithm, name, config, path = restore(args.checkpoint, args.device)
+    if not hasattr(algorithm, "policy"):
+        raise UsageError(f"{name} offers no policy() to render; only RL learners (e.g. mtsac) can be rendered")
+    tasks = benchmark_of(config).tasks("train")
+    if args.task not in tasks:
+        raise UsageError(f"{path} was trained on {', '.join(tasks)}; it has no policy for {args.task!r}")
+    batch_policy, task_id = algorithm.policy(), np.array([tasks.index(args.task)])
+    return (lambda obs: np.asarray(batch_policy(obs[None], task_id))[0]), f"{name} policy from {path}"
+
+
+def render(args: RenderArgs) -> Path:
+    try:
+        task_class = get_task(args.task)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    policy, source = _policy(args)
+    env = task_class(render_mode="rgb_array", camera=args.camera, width=args.size, height=args.size)
+    try:
+        obs, _ = env.reset(options={"variation": variation_seeds(args.task, "test")[args.variation]})
+        frames, succeeded_at = [env.render()], None
+        for step in range(args.max_steps):
+            obs, _, _, _, info = env.step(policy(obs))
+            frames.append(env.render())
+            if succeeded_at is None and info["success"]:
+                succeeded_at = step
+            if succeeded_at is not None and step - succeeded_at >= FRAMES_AFTER_SUCCESS:
+                break
+    finally:
+        env.close()
+    _write_video(args.out, np.stack(frames), args.fps)
+    outcome = f"success at step {succeeded_at + 1}" if succeeded_at is not None else f"no success in {args.max_steps} steps"
+    print(f"wrote {args.out}: {len(frames)} frames of {args.task} by the {source} ({outcome})")
+    return args.out
+
+
+def _write_video(path: Path, frames: np.ndarray, fps: int) -> None:
+    import imageio.v3 as iio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".gif":
+        iio.imwrite(path, frames, duration=1000 / fps, loop=0)
+    else:
+        try:
+            iio.imwrite(path, frames, fps=fps)
+        except Exception as error:  # no video backend installed
+            raise UsageError(f"cannot write {path.name}: {error}; install imageio-ffmpeg (pip install 'polytask[video]') or use .gif") from error
