@@ -1,0 +1,319 @@
+"""Gradient surgery: turning T per-task losses into one parameter update.
+
+A surgery wraps one optimizer step of one module (the critic, the actor):
+``surgery.step(module, optimizer, task_loss, task_batches)`` evaluates
+``task_loss(params, batch_of_one_task)`` for every task, writes the combined
+gradient into ``.grad`` and steps the optimizer. Methods:
+
+* ``none``: the mean of the task losses, one ordinary backward.
+* ``pcgrad``: projecting conflicting gradients (Yu et al., "Gradient Surgery
+  for Multi-Task Learning", NeurIPS 2020, Alg. 1). Each task's gradient is,
+  in its own random order of the other tasks, projected onto the normal plane
+  of every *original* gradient it conflicts with (negative inner product):
+  ``g_i <- g_i - (g_i . g_j) / (|g_j|^2 + eps) g_j``. All of this happens in
+  coefficient space: with the T x T Gram matrix ``G = g g^T``, a projected
+  gradient is ``C[i] @ g`` and each projection only changes ``C[i, j]``, so
+  the T x P gradients are touched twice: once for ``G``, once for the final
+  ``w @ g``. Reduction: the paper sums the projected gradients; ``mean``
+  (default) divides by T so that with no conflict PCGrad equals ``none``.
+* ``cagrad``: conflict-averse gradient descent (Liu et al., NeurIPS 2021,
+  Alg. 1 and its dual problem, Eq. in Sec. 3.1): with ``g0`` the mean
+  gradient and ``phi = c^2 |g0|^2``, minimize ``F(w) = g_w . g0 + sqrt(phi)
+  |g_w|`` over the simplex (``g_w = sum_i w_i g_i``), then step along ``d =
+  g0 + sqrt(phi) / |g_w| g_w``. ``F`` is written with ``G`` only and solved
+  by accelerated projected gradient descent on ``w`` (simplex projection of Duchi et al.,
+  ICML 2008); the step is the paper's ``d``, not rescaled by ``1 / (1 + c^2)``.
+* ``famo``: fast adaptive multitask optimization (Liu et al., NeurIPS 2023,
+  Alg. 1). Task weights ``z = softmax(xi)``; the update direction is the
+  gradient of ``sum_i c z_i log l_i`` with ``c = 1 / sum_i (z_i / l_i)``, one
+  backward of a weighted loss. After the step, the logits move with the
+  decrease of the log losses at the new parameters on the same batch:
+  ``xi <- xi - beta (J_softmax(xi)^T (log l_t - log l_{t+1}) + gamma xi)``.
+  O(1) backward per step; losses must be positive (the paper's assumption),
+  so ``loss_floor`` (a known lower bound) is subtracted first.
+
+Per-task gradients come from one vectorized pass, ``vmap(grad(task_loss))``
+over the task axis with ``torch.func.functional_call``, never T backward
+passes. Nothing here reads a tensor back to the host.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Literal, NamedTuple
+
+import torch
+from torch import nn
+from torch.func import functional_call, grad_and_value, vmap
+
+SurgeryName = Literal["none", "pcgrad", "cagrad", "famo"]
+SURGERIES = ("none", "pcgrad", "cagrad", "famo")
+
+#: (module parameters by name, one task's slice of the batch) -> scalar loss
+TaskLoss = Callable[[dict[str, torch.Tensor], Any], torch.Tensor]
+
+
+class SurgeryResult(NamedTuple):
+    losses: torch.Tensor  #: [T] per-task losses before the step (detached)
+    metrics: dict[str, torch.Tensor]  #: 0-d tensors, e.g. conflicting_pairs, mean_cosine
+
+
+# --------------------------------------------------------------- task passes
+def per_task_losses(module: nn.Module, task_loss: TaskLoss, task_batches: Any) -> torch.Tensor:
+    """``[T]`` losses, differentiable w.r.t. ``module``'s parameters (one vmapped forward)."""
+    params = dict(module.named_parameters())
+    return vmap(task_loss, in_dims=(None, 0))(params, task_batches)
+
+
+def per_task_gradients(module: nn.Module, task_loss: TaskLoss, task_batches: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """``([T] losses, [T, P] flat gradients)`` from one ``vmap(grad(...))`` pass;
+    P runs over ``module.parameters()`` in order."""
+    params = {name: p.detach() for name, p in module.named_parameters()}
+    grads, losses = vmap(grad_and_value(task_loss), in_dims=(None, 0))(params, task_batches)
+    flat = torch.cat([g.flatten(1) for g in grads.values()], dim=1)
+    return losses, flat
+
+
+def write_gradient(module: nn.Module, flat: torch.Tensor) -> None:
+    """Set ``.grad`` of every parameter from one flat vector."""
+    offset = 0
+    for p in module.parameters():
+        n = p.numel()
+        p.grad = flat[offset : offset + n].view_as(p).clone()
+        offset += n
+    if offset != flat.numel():
+        raise ValueError(f"flat gradient has {flat.numel()} entries, the module has {offset} parameters")
+
+
+def conflict_metrics(gram: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Number of task pairs with a negative inner product, and their mean cosine."""
+    t = gram.shape[0]
+    if t < 2:
+        return {}
+    norms = gram.diagonal().clamp_min(0).sqrt()
+    cosine = gram / (norms[:, None] * norms[None, :] + 1e-12)
+    upper = torch.ones(t, t, dtype=torch.bool, device=gram.device).triu(1)
+    return {
+        "conflicting_pairs": (gram[upper] < 0).sum().to(gram.dtype),
+        "mean_cosine": cosine[upper].mean(),
+    }
+
+
+# ------------------------------------------------------------------ PCGrad
+def pcgrad_coefficients(gram: torch.Tensor, order: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """``C`` with ``C[i] @ g`` = task i's PCGrad-projected gradient.
+
+    ``order[i]`` is the random order in which task i visits the tasks (entries
+    equal to i are skipped). Projections use the original gradients ``g_j``,
+    as in the paper's Alg. 1; ``eps`` guards zero-norm gradients."""
+    t = gram.shape[0]
+    rows = torch.arange(t, device=gram.device)
+    coefficients = torch.eye(t, dtype=gram.dtype, device=gram.device)
+    squared_norms = gram.diagonal()
+    for step in range(order.shape[1]):
+        other = order[:, step]
+        # (C[i] @ g) . g_j = sum_k C[i, k] G[k, j] = (C[i] * G[j]).sum() as G is symmetric
+        dots = (coefficients * gram[other]).sum(1)
+        conflicting = (dots < 0) & (other != rows)
+        shift = torch.where(conflicting, dots / (squared_norms[other] + eps), torch.zeros_like(dots))
+        coefficients = coefficients.index_put((rows, other), -shift, accumulate=True)
+    return coefficients
+
+
+def pcgrad_combine(grads: torch.Tensor, order: torch.Tensor, reduction: str = "mean", eps: float = 1e-12) -> tuple[torch.Tensor, torch.Tensor]:
+    """(combined [P] gradient, Gram [T, T]) of PCGrad over task gradients ``[T, P]``."""
+    gram = grads @ grads.T
+    weights = pcgrad_coefficients(gram, order, eps).sum(0)
+    if reduction == "mean":
+        weights = weights / grads.shape[0]
+    return weights @ grads, gram
+
+
+# ------------------------------------------------------------------ CAGrad
+def project_to_simplex(v: torch.Tensor) -> torch.Tensor:
+    """Euclidean projection onto {w >= 0, sum w = 1} (Duchi et al., ICML 2008, Fig. 1)."""
+    t = v.shape[-1]
+    u, _ = torch.sort(v, descending=True)
+    cumulative = u.cumsum(-1) - 1.0
+    index = torch.arange(1, t + 1, device=v.device, dtype=v.dtype)
+    count = (u - cumulative / index > 0).sum(-1, keepdim=True)
+    threshold = cumulative.gather(-1, count - 1) / count.to(v.dtype)
+    return (v - threshold).clamp_min(0.0)
+
+
+def cagrad_weights(gram: torch.Tensor, c: float, steps: int = 20) -> torch.Tensor:
+    """The simplex weights w minimizing CAGrad's dual ``F(w)``.
+
+    Accelerated projected gradient (FISTA, Beck & Teboulle, 2009) from uniform
+    weights, on ``G`` divided by its mean diagonal (the minimizer does not
+    change with G's scale; then a unit step suits every T). Measured against
+    3000-step solves on random problems with T in {2, 3, 10, 50}: 20 steps
+    reach F within 1e-4 relative."""
+    t = gram.shape[0]
+    g = gram / gram.diagonal().mean().clamp_min(1e-20)
+    mean_dot = g.mean(1)  # g_i . g0
+    sqrt_phi = c * g.mean().clamp_min(0).sqrt()  # c |g0|
+    w = torch.full((t,), 1.0 / t, dtype=gram.dtype, device=gram.device)
+    lookahead, momentum = w, 1.0
+    for _ in range(steps):
+        gw_norm = (lookahead @ g @ lookahead).clamp_min(1e-20).sqrt()
+        gradient = mean_dot + sqrt_phi * (g @ lookahead) / gw_norm
+        w_next = project_to_simplex(lookahead - gradient)
+        momentum_next = 0.5 * (1.0 + (1.0 + 4.0 * momentum**2) ** 0.5)
+        lookahead = w_next + ((momentum - 1.0) / momentum_next) * (w_next - w)
+        w, momentum = w_next, momentum_next
+    return w
+
+
+def cagrad_combine(grads: torch.Tensor, c: float = 0.4, steps: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+    """(CAGrad direction [P], Gram [T, T]) over task gradients ``[T, P]``."""
+    t = grads.shape[0]
+    gram = grads @ grads.T
+    w = cagrad_weights(gram, c, steps)
+    g0_norm = gram.mean().clamp_min(0).sqrt()
+    gw_norm = (w @ gram @ w).clamp_min(1e-20).sqrt()
+    # d = g0 + c |g0| / |g_w| g_w = (1/T + c |g0| / |g_w| w) @ g: one product with the gradients
+    weights = 1.0 / t + (c * g0_norm / gw_norm) * w
+    return weights @ grads, gram
+
+
+# -------------------------------------------------------------------- FAMO
+def famo_gradient_weights(losses: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """Weights ``c z_i / l_i`` that make ``sum_i w_i grad l_i`` FAMO's direction."""
+    z = torch.softmax(logits, 0)
+    inverse = z / losses
+    return inverse / inverse.sum()
+
+
+def famo_logit_step(logits: torch.Tensor, old_losses: torch.Tensor, new_losses: torch.Tensor, beta: float, gamma: float) -> torch.Tensor:
+    """``xi - beta (J_softmax(xi)^T (log l_old - log l_new) + gamma xi)``."""
+    z = torch.softmax(logits, 0)
+    decrease = old_losses.log() - new_losses.log()
+    # softmax's Jacobian diag(z) - z z^T is symmetric
+    delta = z * (decrease - (z * decrease).sum())
+    return logits - beta * (delta + gamma * logits)
+
+
+# --------------------------------------------------------------- surgeries
+class GradientSurgery:
+    """Base: ``step`` = per-task losses -> combined gradient -> optimizer step."""
+
+    name = "base"
+
+    def __init__(self, num_tasks: int, device: torch.device):
+        if num_tasks < 1:
+            raise ValueError(f"num_tasks must be >= 1, got {num_tasks}")
+        self.num_tasks, self.device = num_tasks, torch.device(device)
+
+    def step(self, module: nn.Module, optimizer: torch.optim.Optimizer, task_loss: TaskLoss, task_batches: Any) -> SurgeryResult:
+        optimizer.zero_grad(set_to_none=True)
+        result = self.set_gradients(module, task_loss, task_batches)
+        optimizer.step()
+        self.after_step(module, task_loss, task_batches, result.losses)
+        return result
+
+    def set_gradients(self, module: nn.Module, task_loss: TaskLoss, task_batches: Any) -> SurgeryResult:
+        raise NotImplementedError
+
+    def after_step(self, module: nn.Module, task_loss: TaskLoss, task_batches: Any, losses: torch.Tensor) -> None:
+        """Hook after the optimizer step (FAMO's logit update)."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+class NoSurgery(GradientSurgery):
+    """The plain mean of task losses."""
+
+    name = "none"
+
+    def set_gradients(self, module, task_loss, task_batches):
+        losses = per_task_losses(module, task_loss, task_batches)
+        losses.mean().backward()
+        return SurgeryResult(losses.detach(), {})
+
+
+class PCGrad(GradientSurgery):
+    name = "pcgrad"
+
+    def __init__(self, num_tasks: int, device: torch.device, seed: int = 0, reduction: Literal["mean", "sum"] = "mean", eps: float = 1e-12):
+        super().__init__(num_tasks, device)
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"PCGrad reduction must be 'mean' or 'sum', got {reduction!r}")
+        self.reduction, self.eps = reduction, eps
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(seed)
+
+    def set_gradients(self, module, task_loss, task_batches):
+        losses, grads = per_task_gradients(module, task_loss, task_batches)
+        t = self.num_tasks
+        order = torch.rand(t, t, generator=self.generator, device=self.device).argsort(1)
+        combined, gram = pcgrad_combine(grads, order, self.reduction, self.eps)
+        write_gradient(module, combined)
+        return SurgeryResult(losses.detach(), conflict_metrics(gram))
+
+    def state_dict(self):
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state):
+        self.generator.set_state(state["generator"])
+
+
+class CAGrad(GradientSurgery):
+    name = "cagrad"
+
+    def __init__(self, num_tasks: int, device: torch.device, c: float = 0.4, solver_steps: int = 20):
+        super().__init__(num_tasks, device)
+        if c < 0 or solver_steps < 1:
+            raise ValueError(f"CAGrad needs c >= 0 and solver_steps >= 1, got c={c}, solver_steps={solver_steps}")
+        self.c, self.solver_steps = c, solver_steps
+
+    def set_gradients(self, module, task_loss, task_batches):
+        losses, grads = per_task_gradients(module, task_loss, task_batches)
+        combined, gram = cagrad_combine(grads, self.c, self.solver_steps)
+        write_gradient(module, combined)
+        return SurgeryResult(losses.detach(), conflict_metrics(gram))
+
+
+class FAMO(GradientSurgery):
+    name = "famo"
+
+    def __init__(self, num_tasks: int, device: torch.device, beta: float = 0.025, gamma: float = 0.001, loss_floor: float = 0.0, eps: float = 1e-8):
+        super().__init__(num_tasks, device)
+        if beta <= 0 or gamma < 0:
+            raise ValueError(f"FAMO needs beta > 0 and gamma >= 0, got beta={beta}, gamma={gamma}")
+        self.beta, self.gamma, self.loss_floor, self.eps = beta, gamma, loss_floor, eps
+        self.logits = torch.zeros(num_tasks, device=self.device)
+
+    def _shifted(self, losses: torch.Tensor) -> torch.Tensor:
+        return losses - self.loss_floor + self.eps
+
+    def set_gradients(self, module, task_loss, task_batches):
+        losses = per_task_losses(module, task_loss, task_batches)
+        weights = famo_gradient_weights(self._shifted(losses.detach()), self.logits)
+        (weights * losses).sum().backward()
+        z = torch.softmax(self.logits, 0)
+        return SurgeryResult(losses.detach(), {"famo_min_weight": z.min(), "famo_max_weight": z.max()})
+
+    @torch.no_grad()
+    def after_step(self, module, task_loss, task_batches, losses):
+        new_losses = per_task_losses(module, task_loss, task_batches)
+        self.logits = famo_logit_step(self.logits, self._shifted(losses), self._shifted(new_losses), self.beta, self.gamma)
+
+    def state_dict(self):
+        return {"logits": self.logits.cpu().clone()}
+
+    def load_state_dict(self, state):
+        self.logits = state["logits"].to(self.device).clone()
+
+
+def make_surgery(name: str, num_tasks: int, device: torch.device, seed: int = 0, **options: Any) -> GradientSurgery:
+    """A surgery by name; ``options`` go to its constructor (e.g. ``c`` for CAGrad)."""
+    classes = {"none": NoSurgery, "pcgrad": PCGrad, "cagrad": CAGrad, "famo": FAMO}
+    if name not in classes:
+        raise ValueError(f"unknown gradient surgery {name!r}; accepted: {', '.join(SURGERIES)}")
+    if name == "pcgrad":
+        options["seed"] = seed
+    return classes[name](num_tasks, device, **options)
