@@ -30,8 +30,6 @@ from envs.tasks.push import grasp_action
 
 SUCCESS_DISTANCE = 0.07
 BLOCK_HALF = 0.02
-#: height of the middle board's top surface above the table (see shelf.xml)
-LEVEL_HEIGHT = 0.15
 #: half the shelf's depth: the board's front edge is this far before the goal
 SHELF_HALF_DEPTH = 0.07
 #: how far above its resting height the block is carried onto the shelf
@@ -70,9 +68,11 @@ class ShelfPlace(PolytaskEnv):
     def reset_task(self, rng):
         block = rng.uniform(self.OBJ_LOW, self.OBJ_HIGH)
         shelf = rng.uniform(self.SHELF_LOW, self.SHELF_HIGH)
-        self.set_body_pos("shelf/shelf", [shelf[0], shelf[1], 0.0])
+        shelf_pos = np.array([shelf[0], shelf[1], 0.0])
+        self.set_body_pos("shelf/shelf", shelf_pos)
         self.set_free_pose("block/block", [block[0], block[1], BLOCK_HALF])
-        self.goal = np.array([shelf[0], shelf[1], LEVEL_HEIGHT + BLOCK_HALF])
+        # the "level" site marks the middle board's top (shelf.xml); the block's centre rests above it
+        self.goal = shelf_pos + self.model.site("shelf/level").pos + [0.0, 0.0, BLOCK_HALF]
 
     def evaluate(self, obs, action):
         return lift_evaluate(obs, self.init_obs, SUCCESS_DISTANCE)
