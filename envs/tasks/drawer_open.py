@@ -45,24 +45,32 @@ REACH_SCALE = np.array([3.0, 3.0, 1.0])
 HOVER_HEIGHT = 0.11
 
 
-def drawer_expert(obs: np.ndarray, direction: float) -> np.ndarray:
-    """Scripted drawer policy: closed fingers into the handle loop, then slide.
+def loop_handle_action(hand: np.ndarray, grip: np.ndarray, slide_target: np.ndarray, hover_height: float) -> np.ndarray:
+    """Scripted use of a loop handle: closed fingers into the loop, then slide.
 
-    Phases, decided from positions alone: fingertips inside the loop -> move
-    along y (``direction`` -1 pulls the drawer out, +1 pushes it in); lined up
-    above the loop -> descend; low and away from the loop -> rise; otherwise
-    -> fly to the hover point above the loop.
+    ``grip`` is where the fingertips belong inside the loop, ``slide_target``
+    where the hand heads once they are there. Phases, decided from positions
+    alone: fingertips inside the loop -> head for ``slide_target``; lined up
+    above the loop -> descend; low and away from the loop -> rise; otherwise ->
+    fly to the hover point ``hover_height`` above the loop. The door tasks use
+    it too.
     """
-    hand, grip = obs[HAND], obs[OBJ1] + LOOP_CENTRE
     xy_error = horizontal_distance(hand, grip)
-    if xy_error < 0.025 and hand[2] < grip[2] + 0.02:
-        return move(hand, grip + np.array([0.0, 0.03 * direction, 0.0]), CLOSE)
+    if xy_error < 0.025 and hand[2] < grip[2] + 0.03:
+        return move(hand, slide_target, CLOSE)
     if xy_error < 0.008:
-        return move(hand, grip, CLOSE)
-    hover = grip[2] + HOVER_HEIGHT
-    if hand[2] < hover - 0.03:
+        # a gentler gain near the loop: the hand lags its target and would overshoot
+        return move(hand, grip, CLOSE, gain=10.0)
+    hover = grip[2] + hover_height
+    if hand[2] < hover - 0.01:
         return move(hand, [hand[0], hand[1], hover], CLOSE)
     return move(hand, [grip[0], grip[1], hover], CLOSE)
+
+
+def drawer_expert(obs: np.ndarray, direction: float) -> np.ndarray:
+    """Scripted drawer policy: ``direction`` -1 pulls the drawer out, +1 pushes it in."""
+    grip = obs[OBJ1] + LOOP_CENTRE
+    return loop_handle_action(obs[HAND], grip, grip + np.array([0.0, 0.03 * direction, 0.0]), HOVER_HEIGHT)
 
 
 class DrawerTask(PolytaskEnv):
