@@ -155,7 +155,32 @@ class PolytaskEnv(gym.Env):
     def compile_model(cls) -> mujoco.MjModel:
         spec = world.base_spec()
         cls.build(spec)
+        cls._add_frame_sensors(spec)
         return spec.compile()
+
+    @classmethod
+    def _add_frame_sensors(cls, spec: mujoco.MjSpec) -> None:
+        """Sensors that read one observation frame (``_frame``) inside ``mj_step``.
+
+        They change no dynamics; the single env reads ``MjData`` directly, while
+        the batched simulator (``envs.batched``) copies one ``sensordata`` row
+        per world. Position sensors are evaluated at the start of each substep,
+        which is when ``_frame`` reads ``site_xpos`` after ``mj_step`` too.
+        Object orientations are read as the three axes of ``site_xmat`` rather
+        than a ``framequat`` sensor, which builds its quaternion another way and
+        differs from ``_frame``'s ``mju_mat2Quat`` in the last bit.
+        """
+        sensors = [("frame/tcp", mujoco.mjtSensor.mjSENS_FRAMEPOS, mujoco.mjtObj.mjOBJ_SITE, "gripper/tcp")]
+        for side in ("left", "right"):
+            sensors.append((f"frame/finger_{side}", mujoco.mjtSensor.mjSENS_JOINTPOS, mujoco.mjtObj.mjOBJ_JOINT, f"gripper/{side}"))
+        for k, site in enumerate(cls.object_sites[:2]):
+            sensors.append((f"frame/object{k}_pos", mujoco.mjtSensor.mjSENS_FRAMEPOS, mujoco.mjtObj.mjOBJ_SITE, site))
+            for axis in "xyz":
+                sensor_type = getattr(mujoco.mjtSensor, f"mjSENS_FRAME{axis.upper()}AXIS")
+                sensors.append((f"frame/object{k}_{axis}axis", sensor_type, mujoco.mjtObj.mjOBJ_SITE, site))
+        for name, sensor_type, object_type, object_name in sensors:
+            sensor = spec.add_sensor()
+            sensor.name, sensor.type, sensor.objtype, sensor.objname = name, sensor_type, object_type, object_name
 
     def _lookup_ids(self) -> dict[str, Any]:
         m = self.model
@@ -246,6 +271,7 @@ class PolytaskEnv(gym.Env):
         self._previous_frame = frame
         obs = self._observation(frame)
         self.init_obs = obs.copy()
+        obs = self._visible(obs)
         self._last_obs = obs.copy()
         self._steps = 0
         return obs, {"variation": self._variation}
@@ -282,8 +308,10 @@ class PolytaskEnv(gym.Env):
         frame = self._frame()
         obs = self._observation(frame)
         self._previous_frame = frame
-        self._last_obs = obs.copy()
+        # the reward sees the goal even when the agent does not
         reward, info = self.evaluate(obs, action)
+        obs = self._visible(obs)
+        self._last_obs = obs.copy()
         self._steps += 1
         truncated = self._steps >= MAX_EPISODE_STEPS
         info = {key: float(value) for key, value in info.items()}
@@ -303,8 +331,16 @@ class PolytaskEnv(gym.Env):
         return frame
 
     def _observation(self, frame: np.ndarray) -> np.ndarray:
-        goal = self.goal if self.goal_observable else np.zeros(3)
-        return np.concatenate([frame, self._previous_frame, goal])
+        """The full observation, goal included: what ``evaluate`` scores."""
+        return np.concatenate([frame, self._previous_frame, self.goal])
+
+    def _visible(self, obs: np.ndarray) -> np.ndarray:
+        """What the agent sees: the goal zeroed when it is hidden."""
+        if self.goal_observable:
+            return obs
+        hidden = obs.copy()
+        hidden[36:39] = 0.0
+        return hidden
 
     # ------------------------------------------------------------ snapshots
     #: model arrays a reset may change (variation poses, dynamics variation, goal site)

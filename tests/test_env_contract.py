@@ -182,3 +182,17 @@ def test_snapshot_restores_an_episode_exactly():
     np.testing.assert_array_equal(fresh.set_state(snapshot), obs_at_snapshot)
     second = [fresh.step(a)[0] for a in actions]
     np.testing.assert_array_equal(np.array(first), np.array(second))
+
+
+@pytest.mark.parametrize("task", TASK_NAMES)
+def test_hidden_goal_zeroes_the_observation_but_not_the_reward(task):
+    visible, hidden = envs.get_task(task)(), envs.get_task(task)(goal_observable=False)
+    a, _ = visible.reset(seed=5)
+    b, _ = hidden.reset(seed=5)
+    assert not b[36:39].any()
+    np.testing.assert_array_equal(a[:36], b[:36])
+    for _ in range(10):
+        action = visible.expert(a)
+        a, reward_visible, *_ = visible.step(action)
+        b, reward_hidden, *_ = hidden.step(action)
+        assert reward_visible == reward_hidden and not b[36:39].any()
