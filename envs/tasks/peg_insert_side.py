@@ -58,6 +58,22 @@ def peg_held(obs: np.ndarray) -> np.ndarray:
     return near & on_peg & lifted
 
 
+def scaled_in_place(point, goal, init_point, init_goal, scale: np.ndarray, radius: float):
+    """Axis-weighted point-to-goal distance and its long-tail tolerance (1 within ``radius``).
+
+    The margin is the initial weighted distance, as in Meta-World v2's
+    insertion and basketball rewards. Returns ``(distance, in_place)``.
+    """
+    dist = np.linalg.norm((point - goal) * scale, axis=-1)
+    initial = np.linalg.norm((init_point - init_goal) * scale, axis=-1)
+    return dist, tolerance_margin_array(dist, (0.0, radius), np.maximum(initial, 1e-6))
+
+
+def carry_reward(grasp, in_place, held):
+    """Meta-World v2's grasp-and-carry shaping: hamacher(grasp, in_place), plus 1 + 5 · in_place while held (at most 7)."""
+    return hamacher_product(grasp, in_place) + np.where(held, 1.0 + 5.0 * in_place, 0.0)
+
+
 class PegInsertSide(PolytaskEnv):
     name = "peg-insert-side"
     object_sites = ("peg/head", "hole_box/hole")
@@ -82,17 +98,14 @@ class PegInsertSide(PolytaskEnv):
 
     def evaluate(self, obs, action):
         # the goal from the hole's pose (obs[11:14]) so the reward holds when the goal is hidden
-        goal = obs[..., OBJ2] + np.array([0.0, GOAL_DEPTH, 0.0])
-        init_goal = self.init_obs[..., OBJ2] + np.array([0.0, GOAL_DEPTH, 0.0])
-        head_to_goal = np.linalg.norm((obs[..., OBJ1] - goal) * AXIS_SCALE, axis=-1)
-        initial = np.linalg.norm((self.init_obs[..., OBJ1] - init_goal) * AXIS_SCALE, axis=-1)
-        in_place = tolerance_margin_array(head_to_goal, (0.0, SUCCESS_DISTANCE), np.maximum(initial, 1e-6))
-        grasp = grasp_reward(obs[..., HAND], obs[..., GRIPPER], grasp_point(obs), PEG_HALF_WIDTH)
+        depth = np.array([0.0, GOAL_DEPTH, 0.0])
+        head_to_goal, in_place = scaled_in_place(
+            obs[..., OBJ1], obs[..., OBJ2] + depth, self.init_obs[..., OBJ1], self.init_obs[..., OBJ2] + depth, AXIS_SCALE, SUCCESS_DISTANCE
+        )
         held = peg_held(obs)
-        grasp = np.where(held, 1.0, grasp)
-        reward = hamacher_product(grasp, in_place) + np.where(held, 1.0 + 5.0 * in_place, 0.0)
+        grasp = np.where(held, 1.0, grasp_reward(obs[..., HAND], obs[..., GRIPPER], grasp_point(obs), PEG_HALF_WIDTH))
         success = head_to_goal <= SUCCESS_DISTANCE
-        reward = np.where(success, 10.0, reward)
+        reward = np.where(success, 10.0, carry_reward(grasp, in_place, held))
         near = np.linalg.norm(obs[..., HAND] - grasp_point(obs), axis=-1) <= 0.03
         return reward, info(
             success,

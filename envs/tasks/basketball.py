@@ -1,0 +1,122 @@
+"""basketball: grasp a ball, carry it over the hoop on a backboard and drop it through.
+
+Meta-World's basketball (Yu et al., 2019, CoRL, "Meta-World", its v2 reward
+``sawyer_basketball``) in our world, built from primitives.
+
+Reset: the ball (radius 3 cm) rests on the table at x ∈ [-0.1, 0.1],
+y ∈ [0.6, 0.7]; the hoop's pole stands at x ∈ [-0.1, 0.1], y ∈ [0.85, 0.9],
+redrawn until its foot is at least 15 cm (in x, y) from the ball, as in
+Meta-World. The rim (4 cm clear radius) is 8.3 cm in front of the board,
+25 cm above the table; the goal is the rim's centre. obs[4:7] is the ball,
+obs[11:14] the rim's centre.
+Success: the ball's centre within 8 cm of the rim's centre, the height
+difference weighted 2 (Meta-World's threshold and weights): the ball is in the
+rim, or dropping into it from just above.
+Reward (Meta-World v2's shape): in_place = long-tail tolerance of that
+weighted distance (margin: its initial value); grasp = how well the hand
+cages the ball; reward = hamacher(grasp, in_place), plus 1 + 5 · in_place
+while the ball is held off the table; 10 on success.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from envs import world
+from envs.base import PolytaskEnv
+from envs.registry import register_task
+from envs.rewards import grasp_reward
+from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, OBJ2, OPEN, horizontal_distance, info, move
+from envs.tasks.peg_insert_side import carry_reward, scaled_in_place
+
+SUCCESS_DISTANCE = 0.08
+#: weights of (x, y, z) in the ball-to-rim distance
+AXIS_SCALE = np.array([1.0, 1.0, 2.0])
+BALL_RADIUS = 0.03
+#: the fingertips close this far below the ball's centre, so the pads cover its equator
+GRASP_BELOW_CENTRE = 0.01
+#: gripper openings while the fingers hold the 6 cm ball (open is 1, empty-closed 0)
+HOLD_OPENING = (0.4, 0.8)
+#: the ball is let go with its centre this far above the rim: the pads then clear the rim
+DROP_HEIGHT = 0.055
+
+
+def ball_held(obs: np.ndarray) -> np.ndarray:
+    """Fingertips at the ball's grasp point, fingers on the ball, ball off the table."""
+    grasp = obs[..., OBJ1] - np.array([0.0, 0.0, GRASP_BELOW_CENTRE])
+    near = np.linalg.norm(obs[..., HAND] - grasp, axis=-1) < 0.025
+    on_ball = (obs[..., GRIPPER] > HOLD_OPENING[0]) & (obs[..., GRIPPER] < HOLD_OPENING[1])
+    lifted = obs[..., OBJ1][..., 2] > BALL_RADIUS + 0.01
+    return near & on_ball & lifted
+
+
+class Basketball(PolytaskEnv):
+    name = "basketball"
+    object_sites = ("ball/ball", "hoop/goal")
+    success_description = (
+        f"ball centre within {SUCCESS_DISTANCE * 100:.0f} cm of the rim's centre (height difference weighted 2)"
+    )
+    BALL_LOW, BALL_HIGH = np.array([-0.1, 0.6]), np.array([0.1, 0.7])
+    HOOP_LOW, HOOP_HIGH = np.array([-0.1, 0.85]), np.array([0.1, 0.9])
+    MIN_BALL_TO_HOOP = 0.15
+
+    @classmethod
+    def build(cls, spec):
+        world.attach(spec, "ball", "ball/")
+        world.attach(spec, "hoop", "hoop/")
+
+    def reset_task(self, rng):
+        ball = rng.uniform(self.BALL_LOW, self.BALL_HIGH)
+        hoop = rng.uniform(self.HOOP_LOW, self.HOOP_HIGH)
+        while np.linalg.norm(hoop - ball) < self.MIN_BALL_TO_HOOP:
+            ball = rng.uniform(self.BALL_LOW, self.BALL_HIGH)
+        self.set_free_pose("ball/ball", [ball[0], ball[1], BALL_RADIUS])
+        self.set_body_pos("hoop/hoop", [hoop[0], hoop[1], 0.0])
+        self.goal = np.array([hoop[0], hoop[1] - 0.083, 0.25])
+
+    def evaluate(self, obs, action):
+        # the goal from the rim's pose (obs[11:14]) so the reward holds when the goal is hidden
+        ball_to_goal, in_place = scaled_in_place(
+            obs[..., OBJ1], obs[..., OBJ2], self.init_obs[..., OBJ1], self.init_obs[..., OBJ2], AXIS_SCALE, SUCCESS_DISTANCE
+        )
+        grasp_target = obs[..., OBJ1] - np.array([0.0, 0.0, GRASP_BELOW_CENTRE])
+        held = ball_held(obs)
+        grasp = np.where(held, 1.0, grasp_reward(obs[..., HAND], obs[..., GRIPPER], grasp_target, BALL_RADIUS))
+        success = ball_to_goal <= SUCCESS_DISTANCE
+        reward = np.where(success, 10.0, carry_reward(grasp, in_place, held))
+        near = np.linalg.norm(obs[..., HAND] - grasp_target, axis=-1) <= 0.03
+        return reward, info(
+            success,
+            near_object=near,
+            grasp_success=held,
+            grasp_reward=grasp,
+            in_place_reward=in_place,
+            obj_to_target=ball_to_goal,
+            unscaled_reward=reward,
+        )
+
+    @staticmethod
+    def expert(obs):
+        hand, ball, rim = obs[HAND], obs[OBJ1], obs[OBJ2]
+        grasp = ball - np.array([0.0, 0.0, GRASP_BELOW_CENTRE])
+        closed_on_ball = np.linalg.norm(hand - grasp) < 0.015 and obs[GRIPPER] < HOLD_OPENING[1]
+        if ball_held(obs) or closed_on_ball:
+            release = rim + np.array([0.0, 0.0, DROP_HEIGHT])
+            if horizontal_distance(ball, rim) < 0.008 and abs(ball[2] - release[2]) < 0.015:
+                return move(hand, hand, OPEN)
+            if ball[2] < release[2] - 0.02 and horizontal_distance(ball, rim) > 0.03:
+                # rise first, so the ball never meets the rim from below or the side
+                return move(hand, [hand[0], hand[1], hand[2] + release[2] - ball[2]], CLOSE)
+            return move(hand, hand + release - ball, CLOSE)
+        if horizontal_distance(hand, rim) < 0.12 and hand[2] > rim[2] - 0.1 and horizontal_distance(ball, rim) > 0.1:
+            # just dropped a shot: rise clear of the rim, then back away towards the robot before going after the ball
+            clear = hand[2] > rim[2] + 0.05
+            return move(hand, [hand[0], rim[1] - 0.2 if clear else hand[1], rim[2] + 0.1], OPEN)
+        if horizontal_distance(hand, grasp) > 0.012:
+            return move(hand, [grasp[0], grasp[1], max(ball[2] + 0.08, min(hand[2], 0.15))], OPEN)
+        if hand[2] - grasp[2] > 0.005 and obs[GRIPPER] > 0.85:
+            return move(hand, grasp, OPEN)
+        return move(hand, grasp, CLOSE)
+
+
+register_task(Basketball)
