@@ -4,7 +4,7 @@ The task of Meta-World's ``window-close`` (Yu et al., 2019) on the ``window``
 piece; the reward, success test and expert are :class:`WindowSlide`'s (see
 ``window_open``), run in the -x direction.
 
-Reset: the frame at x ∈ [-0.1, 0.1], y ∈ [0.7, 0.9], the sash fully open
+Reset: the frame at x ∈ [-0.1, 0.1], y ∈ [0.8, 0.95], the sash fully open
 (20 cm); the goal is the handle's position when shut (20 cm along -x).
 obs[4:7] is the handle's centre.
 Reward: 10 · hamacher(reach the handle, handle near the shut position).

@@ -5,8 +5,9 @@ piece: a frame standing on the table with a sash that slides ``SLIDE`` =
 20 cm along +x. This module also holds :class:`WindowSlide`, the logic that
 ``window-close`` shares (it pushes the same handle the other way).
 
-Reset: the frame at x ∈ [-0.1, 0.1], y ∈ [0.7, 0.9] (Meta-World's open
-range), the sash shut; the goal is the handle's position when fully open
+Reset: the frame at x ∈ [-0.1, 0.1] (Meta-World's range), y ∈ [0.8, 0.95]
+(Meta-World's [0.7, 0.9] moved back so the hand does not start beside the
+handle), the sash shut; the goal is the handle's position when fully open
 (20 cm along +x). obs[4:7] is the handle's centre.
 Reward (Meta-World v2's shape, our code): 10 · hamacher(reach, in_place),
 where reach is a long-tail tolerance of the fingertips-to-handle distance
@@ -34,10 +35,8 @@ SLIDE = 0.2
 SUCCESS_DISTANCE = 0.05
 #: fingertips-to-handle distance at which the closed fingers touch the bar
 TOUCH_DISTANCE = 0.04
-#: the expert pushes with the finger pads, tips level with the handle's centre (the palm then
-#: clears the bar's top),
-CONTACT_DROP = 0.0
-#: and this far to the side of it (pad face 4 mm from the bar)
+#: the expert pushes with the finger pads, fingertips level with the handle's centre (lower,
+#: the palm would catch the bar's top) and this far to its side (pad face 4 mm from the bar)
 CONTACT_SIDE = 0.03
 #: in front of the handle (towards the robot) the hand may move sideways freely
 STANDOFF = 0.08
@@ -90,7 +89,7 @@ class WindowSlide(PolytaskEnv):
     def push_expert(cls, obs: np.ndarray) -> np.ndarray:
         """Stand off in front of the handle, step in beside it, then push it along x."""
         hand, handle, direction = obs[HAND], obs[OBJ1], cls.direction
-        contact = handle + np.array([-direction * CONTACT_SIDE, 0.0, -CONTACT_DROP])
+        contact = handle - np.array([direction * CONTACT_SIDE, 0.0, 0.0])
         level = abs(hand[2] - contact[2]) < 0.015
         beside = abs(hand[1] - contact[1]) < 0.012 and direction * (handle[0] - hand[0]) > 0.015
         if beside and level:
