@@ -81,12 +81,13 @@ class TaskBalancedReplayBuffer:
         for i, t in enumerate(task_id):
             rank[i] = counts[t]
             counts[t] += 1
-        if counts.max() > self.capacity_per_task:
-            raise ValueError(f"one call stores {counts.max()} transitions of a task, more than capacity_per_task={self.capacity_per_task}")
+        # A call with more than a task's capacity keeps its newest (slots must not repeat).
+        keep = rank >= counts[task_id] - self.capacity_per_task
         slots = (self.position[task_id] + rank) % self.capacity_per_task
-        index = (torch.as_tensor(task_id, device=self.device), torch.as_tensor(slots, device=self.device))
+        keep_device = torch.as_tensor(keep, device=self.device)
+        index = (torch.as_tensor(task_id[keep], device=self.device), torch.as_tensor(slots[keep], device=self.device))
         for name, tensor in tensors.items():
-            self.storage[name].index_put_(index, tensor)
+            self.storage[name].index_put_(index, tensor[keep_device])
         self.position = (self.position + counts) % self.capacity_per_task
         self.size = np.minimum(self.size + counts, self.capacity_per_task)
         self._size_on_device.copy_(torch.as_tensor(self.size, dtype=torch.float32))

@@ -1,0 +1,330 @@
+"""Multi-task soft actor-critic with gradient surgery.
+
+SAC (Haarnoja et al., "Soft Actor-Critic Algorithms and Applications", 2018:
+Eq. 5-7 for the critic and actor losses, Eq. 18 for the learned temperature
+with target entropy -|A|) extended to T tasks as MT-SAC (Yu et al.,
+"Meta-World", CoRL 2019, Sec. 5): one actor and one twin critic conditioned
+on the task, one learned temperature per task, a task-balanced replay
+buffer. Each update's per-task critic and actor losses are combined by a
+``GradientSurgery`` (``agents.surgery``: none, PCGrad, CAGrad, FAMO).
+
+``MTSAC`` is a learner for the shared training loop: ``step()`` collects one
+transition from every world of a vector env over the benchmark's train tasks
+and then updates; ``evaluate()`` measures success on the chosen split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Literal
+
+import numpy as np
+import torch
+from torch.func import functional_call
+
+from agents.buffer import TaskBalancedReplayBuffer, TransitionBatch
+from agents.networks import Conditioning, TanhGaussianActor, TwinCritic, frozen_copy, polyak_update
+from agents.surgery import SurgeryName, make_surgery
+from envs.base import ACTION_DIM, MAX_EPISODE_STEPS, OBS_DIM
+from envs.benchmarks import get_benchmark
+from envs.evaluation import evaluate_success
+from envs.report import EvalReport
+from envs.vector import make_benchmark_vec
+
+
+@dataclasses.dataclass(frozen=True)
+class MTSACConfig:
+    """Multi-task SAC. Defaults follow Meta-World's MT-SAC (Yu et al., 2019, Appendix)
+    where it states them: 3 x 400 networks, batch 128 per task, gamma 0.99."""
+
+    benchmark: str = "MT10"
+    """Benchmark whose train tasks are learned: MT1 (needs ``task``), MT10 or MTALL."""
+    task: str | None = None
+    """The task of an MT1 benchmark (e.g. reach); leave unset for MT10/MTALL."""
+    surgery: SurgeryName = "none"
+    """How per-task gradients become one update: none, pcgrad, cagrad or famo."""
+    conditioning: Conditioning = "one_hot"
+    """Task conditioning: one_hot (task code appended to the input) or multi_head (plus one output head per task)."""
+    hidden_sizes: tuple[int, ...] = (400, 400, 400)
+    """Hidden layer widths of the actor and of each Q network."""
+    actor_lr: float = 3e-4
+    """Adam learning rate of the actor."""
+    critic_lr: float = 3e-4
+    """Adam learning rate of the twin critic."""
+    temperature_lr: float = 3e-4
+    """Adam learning rate of the per-task log temperatures."""
+    initial_temperature: float = 1.0
+    """Entropy temperature alpha of every task at the start."""
+    gamma: float = 0.99
+    """Discount factor."""
+    tau: float = 0.005
+    """Polyak rate of the target critic, applied after every update."""
+    per_task_batch: int = 128
+    """Transitions of every task in one update's batch."""
+    buffer_capacity_per_task: int = 100_000
+    """Replay capacity of each task (oldest transitions are overwritten)."""
+    worlds_per_task: int = 1
+    """Simulated worlds per task; one vector-env step collects one transition from each."""
+    warmup_steps: int = 5_000
+    """Vector-env steps of uniform random actions before the first update."""
+    updates_per_step: int = 1
+    """Gradient updates after every vector-env step once warmup is over."""
+    pcgrad_reduction: Literal["mean", "sum"] = "mean"
+    """PCGrad: mean (same step size as no surgery) or sum (the paper's Alg. 1) of projected gradients."""
+    cagrad_c: float = 0.4
+    """CAGrad: radius c of the ball around the mean gradient (the paper's default 0.4)."""
+    famo_beta: float = 0.025
+    """FAMO: step size of the task-weight logits."""
+    famo_gamma: float = 0.001
+    """FAMO: decay of the task-weight logits."""
+    eval_episodes_per_task: int = 10
+    """Evaluation episodes of every task (over its first variations of the split)."""
+    eval_split: Literal["train", "test"] = "test"
+    """Variations evaluated on: the train ones or the held-out test ones."""
+    eval_max_steps: int = MAX_EPISODE_STEPS
+    """Steps of every evaluation episode."""
+
+
+def _check(config: MTSACConfig) -> None:
+    positive = ("actor_lr", "critic_lr", "temperature_lr", "initial_temperature", "per_task_batch", "buffer_capacity_per_task",
+                "worlds_per_task", "updates_per_step", "eval_episodes_per_task", "eval_max_steps")
+    for name in positive:
+        if not getattr(config, name) > 0:
+            raise ValueError(f"MTSACConfig.{name} must be > 0, got {getattr(config, name)!r}")
+    if not 0.0 <= config.gamma < 1.0 or not 0.0 < config.tau <= 1.0:
+        raise ValueError(f"MTSACConfig needs 0 <= gamma < 1 and 0 < tau <= 1, got gamma={config.gamma}, tau={config.tau}")
+    if config.warmup_steps < 1:
+        raise ValueError(f"MTSACConfig.warmup_steps must be >= 1 (the buffer needs data before updates), got {config.warmup_steps}")
+
+
+class MTSAC:
+    """Multi-task SAC learner: ``MTSAC(config, device=..., seed=...)``."""
+
+    unit = "env_steps"
+    #: env steps of a default run and between evaluations (the loop may override both)
+    default_budget = 1_000_000
+    default_eval_every = 50_000
+
+    def __init__(self, config: MTSACConfig, *, device: torch.device, seed: int):
+        _check(config)
+        self.config, self.device = config, torch.device(device)
+        self.benchmark = get_benchmark(config.benchmark, config.task)
+        self.tasks = self.benchmark.tasks("train")
+        if self.benchmark.tasks(config.eval_split) != self.tasks:
+            raise ValueError(f"MTSAC evaluates the tasks it trains on, but {self.benchmark.name}'s {config.eval_split} tasks differ from its train tasks")
+        t = self.num_tasks = len(self.tasks)
+        self.env = make_benchmark_vec(self.benchmark, "train", num_envs=t * config.worlds_per_task)
+        self.world_task_ids = np.array([self.tasks.index(name) for name in self.env.world_tasks])
+        self._world_task_ids_device = torch.as_tensor(self.world_task_ids, device=self.device)
+
+        # Own generators, so that a run is a function of its seed and resumes exactly.
+        self.rng = np.random.default_rng(seed)
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.actor = TanhGaussianActor(OBS_DIM, ACTION_DIM, t, config.hidden_sizes, config.conditioning).to(self.device)
+            self.critic = TwinCritic(OBS_DIM, ACTION_DIM, t, config.hidden_sizes, config.conditioning).to(self.device)
+        self.critic_target = frozen_copy(self.critic)
+        self.log_temperature = torch.full((t,), math.log(config.initial_temperature), device=self.device, requires_grad=True)
+        self.target_entropy = -float(ACTION_DIM)
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
+        self.temperature_optimizer = torch.optim.Adam([self.log_temperature], lr=config.temperature_lr)
+        self.critic_surgery = self._make_surgery(seed, loss_floor_known=True)
+        self.actor_surgery = self._make_surgery(seed + 1, loss_floor_known=False)
+        self.buffer = TaskBalancedReplayBuffer(t, config.buffer_capacity_per_task, OBS_DIM, ACTION_DIM, self.device)
+
+        self.env_steps = 0
+        self.vector_steps = 0
+        self.obs, _ = self.env.reset(seed=seed)
+        self.pending_reset = np.zeros(self.env.num_envs, dtype=bool)
+        self.episode_return = np.zeros(self.env.num_envs)
+        self.episode_success = np.zeros(self.env.num_envs, dtype=bool)
+
+    def _make_surgery(self, seed: int, loss_floor_known: bool):
+        c, name = self.config, self.config.surgery
+        options = {"pcgrad": {"reduction": c.pcgrad_reduction}, "cagrad": {"c": c.cagrad_c},
+                   "famo": {"beta": c.famo_beta, "gamma": c.famo_gamma, "loss_floor": 0.0}}.get(name, {})
+        if name == "famo" and not loss_floor_known:
+            # FAMO needs positive losses with a known floor (Liu et al. 2023, Sec. 3); the critic's
+            # squared TD errors have floor 0, SAC's actor loss has none: it takes the plain mean.
+            name, options = "none", {}
+        return make_surgery(name, self.num_tasks, self.device, seed=seed, **options)
+
+    # ----------------------------------------------------------- protocol
+    def progress(self) -> int:
+        return self.env_steps
+
+    def step(self) -> dict[str, float]:
+        """One vector-env step (one transition from every world), then updates."""
+        metrics = self._collect()
+        if self.vector_steps >= self.config.warmup_steps:
+            update_metrics = [self.update(self.buffer.sample(self.config.per_task_batch, self.generator))
+                              for _ in range(self.config.updates_per_step)]
+            names = list(update_metrics[-1])
+            # one host transfer for all of this step's update metrics
+            values = torch.stack([update_metrics[-1][name].float() for name in names]).tolist()
+            metrics.update(zip(names, values))
+        return metrics
+
+    def evaluate(self) -> EvalReport:
+        c = self.config
+        return evaluate_success(self.policy(), self.benchmark, c.eval_split, c.eval_episodes_per_task, max_steps=c.eval_max_steps)
+
+    def policy(self):
+        """Deterministic batch policy ``(obs [B, 39], task_ids [B]) -> actions [B, 4]`` in numpy."""
+        actor, device = self.actor, self.device
+
+        @torch.no_grad()
+        def act(obs: np.ndarray, task_ids: np.ndarray) -> np.ndarray:
+            obs_t = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=device)
+            ids = torch.as_tensor(np.asarray(task_ids), dtype=torch.int64, device=device)
+            return actor.deterministic(obs_t, ids).cpu().numpy().astype(np.float64)
+
+        return act
+
+    # --------------------------------------------------------- collection
+    def _collect(self) -> dict[str, float]:
+        """Step the vector env until it yields real transitions (a step that only
+        completes the autoreset of finished episodes yields none)."""
+        metrics: dict[str, float] = {}
+        while True:
+            actions = self._explore_actions()
+            next_obs, reward, terminated, truncated, info = self.env.step(actions)
+            real = ~self.pending_reset
+            self.buffer.add(self.obs[real], actions[real], reward[real], next_obs[real], terminated[real], truncated[real], self.world_task_ids[real])
+            self.episode_return[real] += reward[real]
+            # a step that only completes autoresets reports reset infos, without "success"
+            success = np.asarray(info.get("success", np.zeros(self.env.num_envs))) > 0.5
+            self.episode_success[real] |= success[real]
+            done = (terminated | truncated) & real
+            if done.any():
+                metrics["charts/episode_return"] = float(self.episode_return[done].mean())
+                metrics["charts/episode_success"] = float(self.episode_success[done].mean())
+                self.episode_return[done], self.episode_success[done] = 0.0, False
+            self.pending_reset = terminated | truncated
+            self.obs = next_obs
+            self.vector_steps += 1
+            if real.any():
+                self.env_steps += int(real.sum())
+                return metrics
+
+    def _explore_actions(self) -> np.ndarray:
+        if self.vector_steps < self.config.warmup_steps:
+            return self.rng.uniform(-1.0, 1.0, (self.env.num_envs, ACTION_DIM))
+        with torch.no_grad():
+            obs = torch.as_tensor(self.obs, dtype=torch.float32, device=self.device)
+            noise = torch.randn(obs.shape[0], ACTION_DIM, generator=self.generator, device=self.device)
+            action, _ = self.actor(obs, self._world_task_ids_device, noise)
+        return action.cpu().numpy().astype(np.float64)
+
+    # ------------------------------------------------------------- update
+    @torch.no_grad()
+    def soft_td_target(self, batch: TransitionBatch, next_noise: torch.Tensor, temperature: torch.Tensor) -> torch.Tensor:
+        """``r + gamma (1 - terminated) (min Q_target(s', a') - alpha log pi(a'|s'))``, ``[T, B]``:
+        it bootstraps through a truncation (a time limit), not through a termination."""
+        next_action, next_log_prob = self.actor(batch.next_obs, batch.task_id, next_noise)
+        next_q = self.critic_target(batch.next_obs, next_action, batch.task_id).min(-1).values
+        soft_value = next_q - temperature[:, None] * next_log_prob
+        return batch.reward + self.config.gamma * (1.0 - batch.terminated) * soft_value
+
+    def update(self, batch: TransitionBatch) -> dict[str, torch.Tensor]:
+        """One SAC update on a task-balanced batch; metrics stay on the device."""
+        shape = (self.num_tasks, self.config.per_task_batch, ACTION_DIM)
+        next_noise = torch.randn(shape, generator=self.generator, device=self.device)
+        policy_noise = torch.randn(shape, generator=self.generator, device=self.device)
+        temperature = self.log_temperature.detach().exp()
+
+        target = self.soft_td_target(batch, next_noise, temperature)
+        critic = self.critic
+
+        def critic_task_loss(params, task_batch):
+            obs, action, task_target, task_id = task_batch
+            q = functional_call(critic, params, (obs, action, task_id))
+            return (q - task_target.unsqueeze(-1)).pow(2).mean(0).sum()
+
+        critic_result = self.critic_surgery.step(critic, self.critic_optimizer, critic_task_loss, (batch.obs, batch.action, target, batch.task_id))
+
+        actor = self.actor
+        critic_params = {name: p.detach() for name, p in critic.named_parameters()}
+
+        def actor_task_loss(params, task_batch):
+            obs, noise, task_temperature, task_id = task_batch
+            action, log_prob = functional_call(actor, params, (obs, task_id, noise))
+            q = functional_call(critic, critic_params, (obs, action, task_id)).min(-1).values
+            return (task_temperature * log_prob - q).mean()
+
+        actor_result = self.actor_surgery.step(actor, self.actor_optimizer, actor_task_loss, (batch.obs, policy_noise, temperature, batch.task_id))
+
+        with torch.no_grad():
+            _, log_prob = actor(batch.obs, batch.task_id, policy_noise)
+        temperature_loss = -(self.log_temperature[:, None] * (log_prob + self.target_entropy)).mean(1).sum()
+        self.temperature_optimizer.zero_grad(set_to_none=True)
+        temperature_loss.backward()
+        self.temperature_optimizer.step()
+        polyak_update(self.critic_target, critic, self.config.tau)
+
+        metrics = {
+            "losses/critic": critic_result.losses.mean(),
+            "losses/actor": actor_result.losses.mean(),
+            "losses/temperature": temperature_loss.detach() / self.num_tasks,
+            "charts/temperature": temperature.mean(),
+            "charts/entropy": -log_prob.mean(),
+            "charts/target_q": target.mean(),
+        }
+        for prefix, result in (("critic", critic_result), ("actor", actor_result)):
+            metrics.update({f"charts/{prefix}_{name}": value for name, value in result.metrics.items()})
+        return metrics
+
+    # ------------------------------------------------------------- resume
+    def state_dict(self) -> dict:
+        return {
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
+            "critic_target": self.critic_target.state_dict(),
+            "log_temperature": self.log_temperature.detach().cpu().clone(),
+            "actor_optimizer": self.actor_optimizer.state_dict(),
+            "critic_optimizer": self.critic_optimizer.state_dict(),
+            "temperature_optimizer": self.temperature_optimizer.state_dict(),
+            "critic_surgery": self.critic_surgery.state_dict(),
+            "actor_surgery": self.actor_surgery.state_dict(),
+            "buffer": self.buffer.state_dict(),
+            "generator": self.generator.get_state(),
+            "rng": self.rng.bit_generator.state,
+            "env": self.env.get_state(),
+            "collection": {
+                "env_steps": self.env_steps,
+                "vector_steps": self.vector_steps,
+                "obs": self.obs.copy(),
+                "pending_reset": self.pending_reset.copy(),
+                "episode_return": self.episode_return.copy(),
+                "episode_success": self.episode_success.copy(),
+            },
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        expected = len(self.env.world_tasks)
+        if len(state["collection"]["obs"]) != expected:
+            raise ValueError(f"state holds {len(state['collection']['obs'])} worlds, this MTSAC has {expected}: load it with the config it was saved with")
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        self.critic_target.load_state_dict(state["critic_target"])
+        with torch.no_grad():
+            self.log_temperature.copy_(state["log_temperature"])
+        self.actor_optimizer.load_state_dict(state["actor_optimizer"])
+        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+        self.temperature_optimizer.load_state_dict(state["temperature_optimizer"])
+        self.critic_surgery.load_state_dict(state["critic_surgery"])
+        self.actor_surgery.load_state_dict(state["actor_surgery"])
+        self.buffer.load_state_dict(state["buffer"])
+        self.generator.set_state(state["generator"])
+        self.rng.bit_generator.state = state["rng"]
+        self.env.set_state(state["env"])
+        collection = state["collection"]
+        self.env_steps, self.vector_steps = int(collection["env_steps"]), int(collection["vector_steps"])
+        self.obs = np.array(collection["obs"])
+        self.pending_reset = np.array(collection["pending_reset"], dtype=bool)
+        self.episode_return = np.array(collection["episode_return"])
+        self.episode_success = np.array(collection["episode_success"], dtype=bool)

@@ -1,0 +1,118 @@
+"""MTSAC: runs on MT1 and MT10, bootstraps only through truncation, resumes exactly,
+and (``-m slow``) learns reach."""
+
+import copy
+import io
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from agents.buffer import TransitionBatch
+from agents.mtsac import MTSAC, MTSACConfig
+from launch.algorithm import Algorithm
+
+torch.set_num_threads(1)
+CPU = torch.device("cpu")
+
+
+def tiny(**overrides) -> MTSACConfig:
+    values = dict(benchmark="MT1", task="reach", hidden_sizes=(32, 32), per_task_batch=16, warmup_steps=50,
+                  buffer_capacity_per_task=2_000, eval_episodes_per_task=2, eval_max_steps=30)
+    values.update(overrides)
+    return MTSACConfig(**values)
+
+
+def test_runs_a_few_hundred_env_steps_on_reach_and_evaluates():
+    agent = MTSAC(tiny(), device=CPU, seed=0)
+    assert isinstance(agent, Algorithm) and agent.unit == "env_steps"
+    first_params = [p.detach().clone() for p in agent.critic.parameters()]
+    for _ in range(300):
+        metrics = agent.step()
+    assert agent.progress() == 300 and len(agent.buffer) == 300
+    assert {"losses/critic", "losses/actor", "charts/temperature", "charts/entropy"} <= set(metrics)
+    assert all(math.isfinite(v) for v in metrics.values())
+    assert any(not torch.equal(a, b) for a, b in zip(first_params, agent.critic.parameters()))
+    report = agent.evaluate()
+    assert list(report.rows) == ["reach"] and set(report.metrics) == {"success_rate", "episode_return"}
+    actions = agent.policy()(np.zeros((3, 39)), np.zeros(3, dtype=int))
+    assert actions.shape == (3, 4) and np.all(np.abs(actions) <= 1.0)
+
+
+def test_multi_task_batches_every_task_and_logs_conflicts():
+    agent = MTSAC(tiny(benchmark="MT10", task=None, surgery="pcgrad", conditioning="multi_head", warmup_steps=5), device=CPU, seed=1)
+    for _ in range(8):
+        metrics = agent.step()
+    assert agent.progress() == 80 and agent.buffer.size.tolist() == [8] * 10
+    assert 0 <= metrics["charts/critic_conflicting_pairs"] <= 45
+    assert -1.0 <= metrics["charts/actor_mean_cosine"] <= 1.0
+
+
+def test_td_target_bootstraps_through_truncation_not_termination():
+    agent = MTSAC(tiny(), device=CPU, seed=0)
+    shape = (1, 4)
+    batch = TransitionBatch(
+        obs=torch.zeros(*shape, 39), action=torch.zeros(*shape, 4), reward=torch.full(shape, 2.0),
+        next_obs=torch.zeros(*shape, 39), terminated=torch.tensor([[1.0, 0.0, 0.0, 1.0]]),
+        truncated=torch.tensor([[0.0, 1.0, 0.0, 1.0]]), task_id=torch.zeros(shape, dtype=torch.int64),
+    )
+    noise, temperature = torch.zeros(*shape, 4), torch.ones(1)
+    target = agent.soft_td_target(batch, noise, temperature)
+    action, log_prob = agent.actor(batch.next_obs, batch.task_id, noise)
+    soft_value = agent.critic_target(batch.next_obs, action, batch.task_id).min(-1).values - log_prob
+    expected_bootstrapped = 2.0 + 0.99 * soft_value
+    assert torch.all(target[0, [0, 3]] == 2.0)
+    torch.testing.assert_close(target[0, [1, 2]], expected_bootstrapped[0, [1, 2]].detach())
+
+
+def snapshot(state: dict) -> dict:
+    """What a checkpoint does to a state: serialize and read back."""
+    data = io.BytesIO()
+    torch.save(state, data)
+    data.seek(0)
+    return torch.load(data, weights_only=False)
+
+
+@pytest.mark.parametrize("benchmark, task, surgery, first, then", [
+    ("MT1", "reach", "pcgrad", 480, 40),  # crosses the end of the 500-step episode
+    ("MT10", None, "famo", 30, 10),
+])
+def test_resumed_run_continues_exactly_like_an_uninterrupted_one(benchmark, task, surgery, first, then):
+    config = tiny(benchmark=benchmark, task=task, surgery=surgery, warmup_steps=20)
+    straight = MTSAC(config, device=CPU, seed=3)
+    for _ in range(first):
+        straight.step()
+    state = snapshot(straight.state_dict())
+    expected = [straight.step() for _ in range(then)]
+
+    resumed = MTSAC(config, device=CPU, seed=999)  # a different seed: everything must come from the state
+    resumed.load_state_dict(copy.deepcopy(state))
+    assert resumed.progress() == straight.progress() - then * straight.env.num_envs
+    got = [resumed.step() for _ in range(then)]
+    assert got == expected
+    for a, b in zip(straight.actor.parameters(), resumed.actor.parameters()):
+        assert torch.equal(a, b)
+    assert np.array_equal(straight.obs, resumed.obs)
+
+
+def test_bad_configs_raise_clear_errors():
+    with pytest.raises(ValueError, match="MT1 needs a task"):
+        MTSAC(MTSACConfig(benchmark="MT1"), device=CPU, seed=0)
+    with pytest.raises(ValueError, match="accepted: none, pcgrad, cagrad, famo"):
+        MTSAC(tiny(surgery="gradvac"), device=CPU, seed=0)
+    with pytest.raises(ValueError, match="per_task_batch must be > 0"):
+        MTSAC(tiny(per_task_batch=0), device=CPU, seed=0)
+    with pytest.raises(ValueError, match="conditioning must be one of"):
+        MTSAC(tiny(conditioning="film"), device=CPU, seed=0)
+
+
+@pytest.mark.slow
+def test_single_task_sac_learns_reach():
+    """Budget: 30k env steps on MT1 reach with 2 x 256 networks, about 6 CPU-minutes on one thread."""
+    config = MTSACConfig(benchmark="MT1", task="reach", hidden_sizes=(256, 256), warmup_steps=2_000,
+                         per_task_batch=256, eval_episodes_per_task=20)
+    agent = MTSAC(config, device=CPU, seed=0)
+    while agent.progress() < 30_000:
+        agent.step()
+    assert agent.evaluate().mean("success_rate") >= 0.9
