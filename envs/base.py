@@ -160,19 +160,18 @@ class PolytaskEnv(gym.Env):
 
     @classmethod
     def _add_frame_sensors(cls, spec: mujoco.MjSpec) -> None:
-        """Sensors that read one observation frame (``_frame``) inside ``mj_step``.
+        """Sensors that read the site poses of one observation frame (``_frame``).
 
         They change no dynamics; the single env reads ``MjData`` directly, while
         the batched simulator (``envs.batched``) copies one ``sensordata`` row
         per world. Position sensors are evaluated at the start of each substep,
-        which is when ``_frame`` reads ``site_xpos`` after ``mj_step`` too.
+        which is when ``_frame`` reads ``site_xpos`` after ``mj_step`` too (the
+        gripper opening comes from ``qpos``, which is current, so no sensor).
         Object orientations are read as the three axes of ``site_xmat`` rather
         than a ``framequat`` sensor, which builds its quaternion another way and
         differs from ``_frame``'s ``mju_mat2Quat`` in the last bit.
         """
         sensors = [("frame/tcp", mujoco.mjtSensor.mjSENS_FRAMEPOS, mujoco.mjtObj.mjOBJ_SITE, "gripper/tcp")]
-        for side in ("left", "right"):
-            sensors.append((f"frame/finger_{side}", mujoco.mjtSensor.mjSENS_JOINTPOS, mujoco.mjtObj.mjOBJ_JOINT, f"gripper/{side}"))
         for k, site in enumerate(cls.object_sites[:2]):
             sensors.append((f"frame/object{k}_pos", mujoco.mjtSensor.mjSENS_FRAMEPOS, mujoco.mjtObj.mjOBJ_SITE, site))
             for axis in "xyz":
