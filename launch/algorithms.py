@@ -131,4 +131,7 @@ register_preset(Preset("mt10-mtsac", "mtsac", "MT10 with plain multi-task SAC (n
                        config={"benchmark": "MT10", "surgery": "none"}))
 register_preset(Preset("mt1-reach-sac", "mtsac", "single-task SAC on reach (MT1)",
                        config={"benchmark": "MT1", "task": "reach", "surgery": "none"}))
-register_preset(Preset("msr-k1", "msr", "MSR on 1-shot symmetry problems"))
+register_preset(Preset("msr-k1", "msr", "MSR-FC on the k1 symmetry problems (convolution-generated tasks)",
+                       config={"problem": "k1"}))
+register_preset(Preset("maml-k1", "maml", "MAML with a conv layer on the k1 symmetry problems (MSR's baseline)",
+                       config={"problem": "k1", "model": "conv"}))

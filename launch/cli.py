@@ -133,7 +133,7 @@ def eval_command(argv: list[str]) -> int:
     algorithm, name, _, path = restore(args.checkpoint, args.device)
     with preserved_rng_states():
         report = algorithm.evaluate()
-    report.title = f"{name} from {path} after {algorithm.progress()} {algorithm.unit}: {report.title}"
+    report.title = f"{path} ({name}, {algorithm.progress()} {algorithm.unit}): {report.title}"
     print(report.format())
     if args.out is not None:
         csv_path, json_path = report.save(args.out)

@@ -154,7 +154,7 @@ def train(algorithm: Algorithm, run: RunConfig, *, algorithm_name: str, algorith
                            last_saved, progress, interrupted=True)
 
     report = evaluate()
-    report.title = f"{algorithm_name} after {progress} {algorithm.unit}: {report.title}"
+    report.title = f"{run.name} ({algorithm_name}, {progress} {algorithm.unit}): {report.title}"
     writer.add_hparams(_hparams(identity, run), {f"final/{k}": v for k, v in report.summary().items()}, run_name=".")
     writer.close()
     report.save(run_dir / "report")
