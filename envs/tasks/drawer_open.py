@@ -51,8 +51,9 @@ def loop_handle_action(hand: np.ndarray, grip: np.ndarray, slide_target: np.ndar
     ``grip`` is where the fingertips belong inside the loop, ``slide_target``
     where the hand heads once they are there. Phases, decided from positions
     alone: fingertips inside the loop -> head for ``slide_target``; lined up
-    above the loop -> descend; low and away from the loop -> rise; otherwise ->
-    fly to the hover point ``hover_height`` above the loop. The door tasks use
+    above the loop -> descend; not lined up and below the hover height -> rise
+    straight up; otherwise -> fly to the hover point ``hover_height`` above the
+    loop. The door tasks use
     it too.
     """
     xy_error = horizontal_distance(hand, grip)
