@@ -5,10 +5,10 @@ Meta-World's basketball (Yu et al., 2019, CoRL, "Meta-World", its v2 reward
 
 Reset: the ball (radius 3 cm) rests on the table at x ∈ [-0.1, 0.1],
 y ∈ [0.6, 0.7]; the hoop's pole stands at x ∈ [-0.1, 0.1], y ∈ [0.85, 0.9],
-redrawn until its foot is at least 15 cm (in x, y) from the ball, as in
-Meta-World. The rim (4 cm clear radius) is 8.3 cm in front of the board,
-25 cm above the table; the goal is the rim's centre. obs[4:7] is the ball,
-obs[11:14] the rim's centre.
+the ball redrawn until it is at least 17 cm before the pole (in y), so the
+hand reaching down at it stays clear of the rim. The rim (4 cm clear radius)
+is 8.3 cm in front of the board, 25 cm above the table; the goal is the
+rim's centre. obs[4:7] is the ball, obs[11:14] the rim's centre.
 Success: the ball's centre within 8 cm of the rim's centre, the height
 difference weighted 2 (Meta-World's threshold and weights): the ball is in the
 rim, or dropping into it from just above.
@@ -58,7 +58,9 @@ class Basketball(PolytaskEnv):
     )
     BALL_LOW, BALL_HIGH = np.array([-0.1, 0.6]), np.array([0.1, 0.7])
     HOOP_LOW, HOOP_HIGH = np.array([-0.1, 0.85]), np.array([0.1, 0.9])
-    MIN_BALL_TO_HOOP = 0.15
+    #: the ball starts at least this far (in y) before the pole, so the hand reaching down at it
+    #: (palm 1.8 cm, wrist 2 cm deep) stays clear of the rim, whose front edge is 13.9 cm before the pole
+    MIN_BALL_BEFORE_POLE = 0.17
 
     @classmethod
     def build(cls, spec):
@@ -68,7 +70,7 @@ class Basketball(PolytaskEnv):
     def reset_task(self, rng):
         ball = rng.uniform(self.BALL_LOW, self.BALL_HIGH)
         hoop = rng.uniform(self.HOOP_LOW, self.HOOP_HIGH)
-        while np.linalg.norm(hoop - ball) < self.MIN_BALL_TO_HOOP:
+        while hoop[1] - ball[1] < self.MIN_BALL_BEFORE_POLE:
             ball = rng.uniform(self.BALL_LOW, self.BALL_HIGH)
         self.set_free_pose("ball/ball", [ball[0], ball[1], BALL_RADIUS])
         self.set_body_pos("hoop/hoop", [hoop[0], hoop[1], 0.0])

@@ -64,11 +64,14 @@ class Sweep(PolytaskEnv):
         shaped, terms = object_reward(obs, self.init_obs, SUCCESS_DISTANCE, hand_tight=NEAR_DISTANCE)
         success = terms["obj_to_target"] <= SUCCESS_DISTANCE
         near = terms["tcp_to_obj"] <= NEAR_DISTANCE
+        # a sweep's "grasp": the open right finger against the block's -x face, ready to push
+        push_point = obs[..., OBJ1] - np.array([PUSH_OFFSET, 0.0, BLOCK_HALF - PUSH_HEIGHT])
+        pushing = (np.linalg.norm(obs[..., HAND] - push_point, axis=-1) < 0.02) & (obs[..., GRIPPER] > 0.5)
         reward = np.where(success, 10.0, np.clip(shaped, 0.0, 10.0))
         return reward, info(
             success,
             near_object=near,
-            grasp_success=near & (obs[..., GRIPPER] > 0.5),
+            grasp_success=pushing,
             grasp_reward=terms["reach"],
             in_place_reward=terms["in_place"],
             obj_to_target=terms["obj_to_target"],
