@@ -79,7 +79,7 @@ class Basketball(PolytaskEnv):
     def evaluate(self, obs, action):
         # the goal from the rim's pose (obs[11:14]) so the reward holds when the goal is hidden
         ball_to_goal, in_place = scaled_in_place(
-            obs[..., OBJ1], obs[..., OBJ2], self.init_obs[..., OBJ1], self.init_obs[..., OBJ2], AXIS_SCALE, SUCCESS_DISTANCE
+            obs[..., OBJ1], obs[..., OBJ2], self.init_obs[..., OBJ1], self.init_obs[..., OBJ2], AXIS_SCALE, SUCCESS_DISTANCE,
         )
         grasp_target = obs[..., OBJ1] - np.array([0.0, 0.0, GRASP_BELOW_CENTRE])
         held = ball_held(obs)
@@ -99,6 +99,13 @@ class Basketball(PolytaskEnv):
 
     @staticmethod
     def expert(obs):
+        """Grasp the ball, lift it, carry it over the rim, let go.
+
+        Phases from positions alone: holding the ball -> rise above the rim's
+        height, then over the rim, then open; just let go near the rim ->
+        rise clear of it and back away; away from the ball -> hover above it,
+        open; above it -> descend, open; down at it -> close.
+        """
         hand, ball, rim = obs[HAND], obs[OBJ1], obs[OBJ2]
         grasp = ball - np.array([0.0, 0.0, GRASP_BELOW_CENTRE])
         closed_on_ball = np.linalg.norm(hand - grasp) < 0.015 and obs[GRIPPER] < HOLD_OPENING[1]

@@ -38,6 +38,10 @@ GOAL_DEPTH = 0.08
 GRASP_BEHIND_HEAD = 0.15
 PEG_HALF_WIDTH = 0.015
 HOLE_HEIGHT = 0.1
+#: gripper openings while the fingers hold the 3 cm peg (open is 1, empty-closed 0, on the peg 0.225)
+HOLD_OPENING = (0.1, 0.5)
+#: below this opening, freshly closed fingers grip the peg well enough to lift it
+GRIPPED_OPENING = 0.26
 
 
 def peg_axis(quat: np.ndarray) -> np.ndarray:
@@ -47,13 +51,14 @@ def peg_axis(quat: np.ndarray) -> np.ndarray:
 
 
 def grasp_point(obs: np.ndarray) -> np.ndarray:
+    """Where the fingertips take the peg: on its axis, ``GRASP_BEHIND_HEAD`` behind the head."""
     return obs[..., OBJ1] - GRASP_BEHIND_HEAD * peg_axis(obs[..., QUAT1])
 
 
 def peg_held(obs: np.ndarray) -> np.ndarray:
     """The hand is at the grasp point, the fingers closed on the peg and the peg off the table."""
     near = np.linalg.norm(obs[..., HAND] - grasp_point(obs), axis=-1) < 0.03
-    on_peg = (obs[..., GRIPPER] > 0.1) & (obs[..., GRIPPER] < 0.5)
+    on_peg = (obs[..., GRIPPER] > HOLD_OPENING[0]) & (obs[..., GRIPPER] < HOLD_OPENING[1])
     lifted = grasp_point(obs)[..., 2] > PEG_HALF_WIDTH + 0.01
     return near & on_peg & lifted
 
@@ -100,7 +105,12 @@ class PegInsertSide(PolytaskEnv):
         # the goal from the hole's pose (obs[11:14]) so the reward holds when the goal is hidden
         depth = np.array([0.0, GOAL_DEPTH, 0.0])
         head_to_goal, in_place = scaled_in_place(
-            obs[..., OBJ1], obs[..., OBJ2] + depth, self.init_obs[..., OBJ1], self.init_obs[..., OBJ2] + depth, AXIS_SCALE, SUCCESS_DISTANCE
+            obs[..., OBJ1],
+            obs[..., OBJ2] + depth,
+            self.init_obs[..., OBJ1],
+            self.init_obs[..., OBJ2] + depth,
+            AXIS_SCALE,
+            SUCCESS_DISTANCE,
         )
         held = peg_held(obs)
         grasp = np.where(held, 1.0, grasp_reward(obs[..., HAND], obs[..., GRIPPER], grasp_point(obs), PEG_HALF_WIDTH))
@@ -119,9 +129,16 @@ class PegInsertSide(PolytaskEnv):
 
     @staticmethod
     def expert(obs):
+        """Grasp the peg behind its head, lift it, line the head up with the hole, push it in.
+
+        Phases from positions alone: holding the peg -> carry (just closed on
+        it and still on the table -> lift first); away from the grasp point
+        -> hover 10 cm above it, open; above it -> descend, open; down at it
+        -> close.
+        """
         hand, head, mouth = obs[HAND], obs[OBJ1], obs[OBJ2]
         grasp = grasp_point(obs)
-        if peg_held(obs) or (np.linalg.norm(hand - grasp) < 0.012 and obs[GRIPPER] < 0.26):
+        if peg_held(obs) or (np.linalg.norm(hand - grasp) < 0.012 and obs[GRIPPER] < GRIPPED_OPENING):
             # carrying: line the head up 4 cm before the mouth, then push it in
             lateral = np.abs(head[[0, 2]] - mouth[[0, 2]]).max()
             aligned = lateral < (0.006 if head[1] < mouth[1] else 0.012)

@@ -3,8 +3,9 @@
 Meta-World's sweep-v3 (Yu et al., 2019, CoRL, "Meta-World", its v2 reward
 ``sawyer_sweep``): there the block is swept off the table's side. Our
 invisible bounding box keeps loose objects on the table, so the goal is a
-zone near the right-hand side (+x), beyond the hand's own reach (x ≤ 0.5):
-the block must be pushed there, not carried.
+zone near the right-hand side (+x), at and past the hand's own reach
+(x ≤ 0.5): a block carried in the fingers gets there only for the nearest
+goals, one pushed by an open finger (the scripted expert) for all of them.
 
 Reset: the block (a 4 cm cube) lies at x ∈ [-0.1, 0.1], y ∈ [0.6, 0.7]; the
 goal is at x ∈ [0.52, 0.56], at the block's y (a sideways sweep, as in
