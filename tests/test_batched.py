@@ -1,0 +1,206 @@
+"""The batched simulator against the single envs (gymnasium's SyncVectorEnv over them).
+
+Physics and observations must match bit for bit: each world keeps its own
+MjData, so the solver warm start carries over exactly as in the single env.
+Rewards and reward terms are compared to 1e-12: a task's ``evaluate`` runs on
+a stacked batch, and numpy's vectorized loops may round the last bit
+differently than on one row.
+"""
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+import pytest
+
+import envs
+from envs.base import MAX_EPISODE_STEPS
+from envs.batched import BatchedVectorEnv, mat_to_quat
+from envs.vector import BenchmarkVectorEnv
+
+TASK_NAMES = list(envs.TASKS)
+REWARD_TOLERANCE = 1e-12
+
+
+def assert_same_step(batched_out, reference_out, where):
+    obs, reward, terminated, truncated, info = batched_out
+    ref_obs, ref_reward, ref_terminated, ref_truncated, ref_info = reference_out
+    np.testing.assert_array_equal(obs, ref_obs, err_msg=f"{where}: observations")
+    np.testing.assert_allclose(reward, ref_reward, rtol=0, atol=REWARD_TOLERANCE, err_msg=f"{where}: rewards")
+    np.testing.assert_array_equal(terminated, ref_terminated, err_msg=f"{where}: terminated")
+    np.testing.assert_array_equal(truncated, ref_truncated, err_msg=f"{where}: truncated")
+    assert set(info) == set(ref_info), f"{where}: info keys differ: {set(info) ^ set(ref_info)}"
+    for key, value in ref_info.items():
+        assert info[key].dtype == value.dtype, f"{where}: info[{key!r}] dtype"
+        if key in ("success", "_success", "task_id", "variation") or key.startswith("_"):
+            np.testing.assert_array_equal(info[key], value, err_msg=f"{where}: info[{key!r}]")
+        else:
+            np.testing.assert_allclose(info[key], value, rtol=0, atol=REWARD_TOLERANCE, err_msg=f"{where}: info[{key!r}]")
+
+
+def mixed_actions(task_names, observations, rng):
+    """Mostly the scripted experts (contacts, grasps), some random actions."""
+    return np.stack([envs.get_task(t).expert(o[: envs.OBS_DIM]) if rng.random() < 0.7 else rng.uniform(-1.2, 1.2, 4) for t, o in zip(task_names, observations)])
+
+
+def run_lockstep(batched, reference, obs, steps, rng):
+    """Step both envs with the same actions; returns the last observations."""
+    for t in range(steps):
+        actions = mixed_actions(reference.tasks_now, obs, rng)
+        out = batched.step(actions)
+        assert_same_step(out, reference.step(actions), f"step {t}")
+        obs = out[0]
+    return obs
+
+
+@pytest.mark.parametrize("task", TASK_NAMES)
+def test_trajectories_match_single_envs_through_an_autoreset(task):
+    bench = envs.MT1(task)
+    batched = BatchedVectorEnv(bench, num_envs=2, num_threads=2)
+    reference = BenchmarkVectorEnv(bench, num_envs=2)
+    obs, info = batched.reset(seed=11)
+    ref_obs, ref_info = reference.reset(seed=11)
+    np.testing.assert_array_equal(obs, ref_obs)
+    np.testing.assert_array_equal(info["variation"], ref_info["variation"])
+    # past one truncation: the autoreset step and a few steps of the next episode
+    run_lockstep(batched, reference, obs, MAX_EPISODE_STEPS + 5, np.random.default_rng(0))
+
+
+def test_mixed_tasks_in_one_batch_with_per_world_task_switches():
+    tasks = TASK_NAMES[:6] if len(TASK_NAMES) >= 6 else TASK_NAMES
+    bench = envs.Benchmark("mixed", tuple(tasks), tuple(tasks))
+    batched = BatchedVectorEnv(bench, num_envs=2 * len(tasks), num_threads=3)
+    reference = BenchmarkVectorEnv(bench, num_envs=2 * len(tasks))
+    rng = np.random.default_rng(1)
+    obs, _ = batched.reset(seed=3)
+    np.testing.assert_array_equal(obs, reference.reset(seed=3)[0])
+    run_lockstep(batched, reference, obs, 30, rng)
+    new_tasks = [tasks[(i * 5) % len(tasks)] if i % 3 else None for i in range(batched.num_envs)]
+    variations = [bench.variations(t or batched.tasks_now[i])[i] if i % 2 else None for i, t in enumerate(new_tasks)]
+    options = {"task": new_tasks, "variation": variations}
+    obs, info = batched.reset(seed=[100 + i for i in range(batched.num_envs)], options=options)
+    ref_obs, ref_info = reference.reset(seed=[100 + i for i in range(batched.num_envs)], options=options)
+    np.testing.assert_array_equal(obs, ref_obs)
+    np.testing.assert_array_equal(info["task_id"], ref_info["task_id"])
+    assert batched.tasks_now == reference.tasks_now
+    run_lockstep(batched, reference, obs, 30, rng)
+
+
+def test_thread_count_does_not_change_results():
+    tasks = TASK_NAMES[:4]
+    runs = []
+    for threads in (1, 2, 5):
+        vec = BatchedVectorEnv(tasks=tasks, num_envs=8, num_threads=threads)
+        obs, _ = vec.reset(seed=0)
+        rng = np.random.default_rng(2)
+        out = [np.column_stack([obs, np.zeros(8)])]
+        for _ in range(40):
+            obs, reward, *_ = vec.step(rng.uniform(-1, 1, (8, 4)))
+            out.append(np.column_stack([obs, reward]))
+        vec.close()
+        runs.append(np.concatenate(out))
+    np.testing.assert_array_equal(runs[0], runs[1])
+    np.testing.assert_array_equal(runs[0], runs[2])
+
+
+def test_autoreset_is_next_step_and_keeps_the_final_observation():
+    vec = BatchedVectorEnv(tasks=[TASK_NAMES[0]], num_envs=3, num_threads=1)
+    assert vec.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
+    vec.reset(seed=0)
+    zeros = np.zeros((3, 4))
+    for _ in range(MAX_EPISODE_STEPS - 1):
+        *_, truncated, _ = vec.step(zeros)
+        assert not truncated.any()
+    final_obs, _, _, truncated, _ = vec.step(zeros)
+    assert truncated.all()
+    obs, reward, terminated, truncated, info = vec.step(zeros)
+    assert not (terminated.any() or truncated.any()) and not reward.any()
+    assert info["_variation"].all() and "success" not in info, "every world was reset, none stepped"
+    np.testing.assert_array_equal(obs[:, :18], obs[:, 18:36], "a fresh episode's previous frame is its first")
+    assert not np.array_equal(obs, final_obs)
+
+
+def test_reset_mask_resets_only_the_chosen_worlds():
+    vec = BatchedVectorEnv(tasks=TASK_NAMES[:2], num_envs=4, num_threads=2)
+    vec.reset(seed=0)
+    for _ in range(5):
+        before, *_ = vec.step(np.full((4, 4), 0.5))
+    mask = np.array([True, False, True, False])
+    obs, info = vec.reset(seed=[7, None, 9, None], options={"reset_mask": mask})
+    np.testing.assert_array_equal(obs[~mask], before[~mask])
+    assert list(info["_variation"]) == list(mask)
+    with pytest.raises(ValueError, match="reset_mask"):
+        vec.reset(options={"reset_mask": [True] * 4})
+
+
+def test_snapshots_restore_exactly_and_exchange_with_the_sync_vector_env():
+    bench = envs.Benchmark("two", tuple(TASK_NAMES[:2]), tuple(TASK_NAMES[:2]))
+    batched = BatchedVectorEnv(bench, num_envs=4, num_threads=2)
+    batched.reset(seed=5)
+    rng = np.random.default_rng(0)
+    for _ in range(25):
+        batched.step(rng.uniform(-1, 1, (4, 4)))
+    snapshot = batched.get_state()
+    actions = rng.uniform(-1, 1, (30, 4, 4))
+    first = [batched.step(a) for a in actions]
+    restored = BatchedVectorEnv(bench, num_envs=4, num_threads=1)
+    restored.reset(seed=99)
+    reference = BenchmarkVectorEnv(bench, num_envs=4)
+    reference.reset(seed=42)
+    np.testing.assert_array_equal(restored.set_state(snapshot), reference.set_state(snapshot))
+    for a, out in zip(actions, first):
+        assert_same_step(restored.step(a), out, "restored batched env")
+        assert_same_step(reference.step(a), out, "sync vector env from a batched snapshot")
+    with pytest.raises(ValueError, match="worlds"):
+        BatchedVectorEnv(bench, num_envs=6).set_state(snapshot)
+
+
+def test_hidden_goal_and_one_hot_match_the_multi_task_env():
+    tasks = tuple(TASK_NAMES[:3])
+    bench = envs.Benchmark("three", tasks, tasks)
+    batched = BatchedVectorEnv(bench, num_envs=3, one_hot=True, goal_observable=False)
+    reference = BenchmarkVectorEnv(bench, num_envs=3, one_hot=True, goal_observable=False)
+    obs, _ = batched.reset(seed=1)
+    np.testing.assert_array_equal(obs, reference.reset(seed=1)[0])
+    assert obs.shape == (3, envs.OBS_DIM + 3) and not obs[:, 36:39].any()
+    np.testing.assert_array_equal(obs[:, envs.OBS_DIM :], np.eye(3))
+    assert batched.single_observation_space == reference.single_observation_space
+    run_lockstep(batched, reference, obs, 20, np.random.default_rng(4))
+
+
+def test_mat_to_quat_gives_mujocos_bits():
+    rng = np.random.default_rng(0)
+    quats = rng.normal(size=(4000, 4))
+    quats[:8] = np.eye(4)[np.arange(8) % 4]  # each branch at its exact corner
+    quats[8:12] = -np.eye(4)
+    quats /= np.linalg.norm(quats, axis=1, keepdims=True)
+    mats = np.empty((len(quats), 9))
+    expected = np.empty((len(quats), 4))
+    for q, m, e in zip(quats, mats, expected):
+        mujoco.mju_quat2Mat(m, q)
+        mujoco.mju_mat2Quat(e, m)
+    np.testing.assert_array_equal(mat_to_quat(mats), expected)
+
+
+def test_bad_input_is_rejected_with_clear_errors():
+    with pytest.raises(ValueError, match="either a benchmark"):
+        BatchedVectorEnv("MT10", tasks=["reach"])
+    with pytest.raises(ValueError, match="num_threads"):
+        BatchedVectorEnv(tasks=TASK_NAMES[:1], num_threads=0)
+    with pytest.raises(ValueError, match="num_envs"):
+        BatchedVectorEnv(tasks=TASK_NAMES[:2], num_envs=0)
+    with pytest.raises(ValueError, match="unknown task"):
+        BatchedVectorEnv(tasks=["no-such-task"])
+    vec = BatchedVectorEnv(tasks=TASK_NAMES[:1], num_envs=2)
+    with pytest.raises(RuntimeError, match="reset"):
+        vec.step(np.zeros((2, 4)))
+    vec.reset(seed=0)
+    with pytest.raises(ValueError, match=r"shape \(2, 4\)"):
+        vec.step(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="finite"):
+        vec.step(np.array([[0.0, 0.0, np.nan, 0.0], [0.0] * 4]))
+    with pytest.raises(ValueError, match="one entry per world"):
+        vec.reset(options={"task": [TASK_NAMES[0]]})
+    with pytest.raises(ValueError, match="one seed per world"):
+        vec.reset(seed=[1, 2, 3])
+    with pytest.raises(ValueError, match="unknown reset options"):
+        vec.reset(options={"varation": [1, 2]})
