@@ -13,8 +13,8 @@ gradient into ``.grad`` and steps the optimizer. Methods:
   ``g_i <- g_i - (g_i . g_j) / (|g_j|^2 + eps) g_j``. All of this happens in
   coefficient space: with the T x T Gram matrix ``G = g g^T``, a projected
   gradient is ``C[i] @ g`` and each projection only changes ``C[i, j]``, so
-  the T x P gradients are touched twice: once for ``G``, once for the final
-  ``w @ g``. Reduction: the paper sums the projected gradients; ``mean``
+  the task gradients are read twice: once for ``G``, once for the final
+  ``w @ g`` (per parameter tensor, never copied into one flat matrix). Reduction: the paper sums the projected gradients; ``mean``
   (default) divides by T so that with no conflict PCGrad equals ``none``.
 * ``cagrad``: conflict-averse gradient descent (Liu et al., NeurIPS 2021,
   Alg. 1 and its dual problem, Eq. in Sec. 3.1): with ``g0`` the mean
@@ -64,24 +64,32 @@ def per_task_losses(module: nn.Module, task_loss: TaskLoss, task_batches: Any) -
     return vmap(task_loss, in_dims=(None, 0))(params, task_batches)
 
 
-def per_task_gradients(module: nn.Module, task_loss: TaskLoss, task_batches: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """``([T] losses, [T, P] flat gradients)`` from one ``vmap(grad(...))`` pass;
-    P runs over ``module.parameters()`` in order."""
+def per_task_gradients(module: nn.Module, task_loss: TaskLoss, task_batches: Any) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """``([T] losses, per-parameter gradients [T, *shape] in ``module.parameters()``
+    order)`` from one ``vmap(grad(...))`` pass. They stay per parameter: one flat
+    [T, P] copy would cost as much memory traffic as all of the surgery."""
     params = {name: p.detach() for name, p in module.named_parameters()}
     grads, losses = vmap(grad_and_value(task_loss), in_dims=(None, 0))(params, task_batches)
-    flat = torch.cat([g.flatten(1) for g in grads.values()], dim=1)
-    return losses, flat
+    return losses, list(grads.values())
 
 
-def write_gradient(module: nn.Module, flat: torch.Tensor) -> None:
-    """Set ``.grad`` of every parameter from one flat vector."""
-    offset = 0
-    for p in module.parameters():
-        n = p.numel()
-        p.grad = flat[offset : offset + n].view_as(p).clone()
-        offset += n
-    if offset != flat.numel():
-        raise ValueError(f"flat gradient has {flat.numel()} entries, the module has {offset} parameters")
+def task_gram(grads: list[torch.Tensor]) -> torch.Tensor:
+    """``G[i, j] = g_i . g_j`` over all parameters: ``[T, T]``."""
+    return sum(g.flatten(1) @ g.flatten(1).T for g in grads)
+
+
+def combine(weights: torch.Tensor, grads: list[torch.Tensor]) -> list[torch.Tensor]:
+    """``sum_i weights[i] g_i`` for every parameter."""
+    return [torch.tensordot(weights.to(g.dtype), g, dims=1) for g in grads]
+
+
+def write_gradient(module: nn.Module, gradient: list[torch.Tensor]) -> None:
+    """Set ``.grad`` of every parameter (in ``module.parameters()`` order)."""
+    parameters = list(module.parameters())
+    if len(parameters) != len(gradient):
+        raise ValueError(f"got {len(gradient)} gradients for a module with {len(parameters)} parameters")
+    for p, g in zip(parameters, gradient):
+        p.grad = g.view_as(p)
 
 
 def conflict_metrics(gram: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -119,13 +127,17 @@ def pcgrad_coefficients(gram: torch.Tensor, order: torch.Tensor, eps: float = 1e
     return coefficients
 
 
-def pcgrad_combine(grads: torch.Tensor, order: torch.Tensor, reduction: str = "mean", eps: float = 1e-12) -> tuple[torch.Tensor, torch.Tensor]:
-    """(combined [P] gradient, Gram [T, T]) of PCGrad over task gradients ``[T, P]``."""
-    gram = grads @ grads.T
+def pcgrad_weights(gram: torch.Tensor, order: torch.Tensor, reduction: str = "mean", eps: float = 1e-12) -> torch.Tensor:
+    """Weights ``w`` with ``w @ g`` = PCGrad's combined gradient: the column sums of
+    ``pcgrad_coefficients`` (over T for ``mean``)."""
     weights = pcgrad_coefficients(gram, order, eps).sum(0)
-    if reduction == "mean":
-        weights = weights / grads.shape[0]
-    return weights @ grads, gram
+    return weights / gram.shape[0] if reduction == "mean" else weights
+
+
+def pcgrad_combine(grads: torch.Tensor, order: torch.Tensor, reduction: str = "mean", eps: float = 1e-12) -> tuple[torch.Tensor, torch.Tensor]:
+    """(combined [P] gradient, Gram [T, T]) of PCGrad over flat task gradients ``[T, P]``."""
+    gram = grads @ grads.T
+    return pcgrad_weights(gram, order, reduction, eps) @ grads, gram
 
 
 # ------------------------------------------------------------------ CAGrad
@@ -164,16 +176,19 @@ def cagrad_weights(gram: torch.Tensor, c: float, steps: int = 20) -> torch.Tenso
     return w
 
 
-def cagrad_combine(grads: torch.Tensor, c: float = 0.4, steps: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
-    """(CAGrad direction [P], Gram [T, T]) over task gradients ``[T, P]``."""
-    t = grads.shape[0]
-    gram = grads @ grads.T
+def cagrad_direction_weights(gram: torch.Tensor, c: float = 0.4, steps: int = 20) -> torch.Tensor:
+    """Weights ``v`` with ``v @ g`` = CAGrad's ``d = g0 + c |g0| / |g_w| g_w``."""
+    t = gram.shape[0]
     w = cagrad_weights(gram, c, steps)
     g0_norm = gram.mean().clamp_min(0).sqrt()
     gw_norm = (w @ gram @ w).clamp_min(1e-20).sqrt()
-    # d = g0 + c |g0| / |g_w| g_w = (1/T + c |g0| / |g_w| w) @ g: one product with the gradients
-    weights = 1.0 / t + (c * g0_norm / gw_norm) * w
-    return weights @ grads, gram
+    return 1.0 / t + (c * g0_norm / gw_norm) * w
+
+
+def cagrad_combine(grads: torch.Tensor, c: float = 0.4, steps: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+    """(CAGrad direction [P], Gram [T, T]) over flat task gradients ``[T, P]``."""
+    gram = grads @ grads.T
+    return cagrad_direction_weights(gram, c, steps) @ grads, gram
 
 
 # -------------------------------------------------------------------- FAMO
@@ -250,8 +265,8 @@ class PCGrad(GradientSurgery):
         losses, grads = per_task_gradients(module, task_loss, task_batches)
         t = self.num_tasks
         order = torch.rand(t, t, generator=self.generator, device=self.device).argsort(1)
-        combined, gram = pcgrad_combine(grads, order, self.reduction, self.eps)
-        write_gradient(module, combined)
+        gram = task_gram(grads)
+        write_gradient(module, combine(pcgrad_weights(gram, order, self.reduction, self.eps), grads))
         return SurgeryResult(losses.detach(), conflict_metrics(gram))
 
     def state_dict(self):
@@ -272,8 +287,8 @@ class CAGrad(GradientSurgery):
 
     def set_gradients(self, module, task_loss, task_batches):
         losses, grads = per_task_gradients(module, task_loss, task_batches)
-        combined, gram = cagrad_combine(grads, self.c, self.solver_steps)
-        write_gradient(module, combined)
+        gram = task_gram(grads)
+        write_gradient(module, combine(cagrad_direction_weights(gram, self.c, self.solver_steps), grads))
         return SurgeryResult(losses.detach(), conflict_metrics(gram))
 
 

@@ -95,6 +95,7 @@ def test_batched_task_gradients_equal_separate_backward_passes(conditioning):
     critic, batches = critic_and_batches(conditioning=conditioning)
     task_loss = critic_task_loss(critic)
     losses, grads = per_task_gradients(critic, task_loss, batches)
+    grads = torch.cat([g.flatten(1) for g in grads], 1)
     for t in range(3):
         critic.zero_grad()
         loss = task_loss(dict(critic.named_parameters()), tuple(b[t] for b in batches))
@@ -108,6 +109,7 @@ def test_pcgrad_surgery_step_writes_the_projected_gradient():
     critic, batches = critic_and_batches()
     task_loss = critic_task_loss(critic)
     _, grads = per_task_gradients(critic, task_loss, batches)
+    grads = torch.cat([g.flatten(1) for g in grads], 1)
     surgery = PCGrad(3, torch.device("cpu"), seed=7)
     order = torch.rand(3, 3, generator=torch.Generator().manual_seed(7)).argsort(1)
     expected = naive_pcgrad(grads, order) / 3
@@ -166,6 +168,7 @@ def test_famo_step_uses_weighted_gradient_and_updates_logits():
     critic, batches = critic_and_batches()
     task_loss = critic_task_loss(critic)
     losses, grads = per_task_gradients(critic, task_loss, batches)
+    grads = torch.cat([g.flatten(1) for g in grads], 1)
     surgery = FAMO(3, torch.device("cpu"), beta=0.5, gamma=0.0)
     expected_grad = famo_gradient_weights(losses + surgery.eps, surgery.logits) @ grads
     optimizer = torch.optim.SGD(critic.parameters(), lr=1e-2)
