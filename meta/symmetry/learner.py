@@ -29,6 +29,7 @@ Both classes follow the training loop's ``Algorithm`` protocol structurally:
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass
 from typing import ClassVar, Literal, get_args
@@ -174,8 +175,8 @@ class _SyntheticMetaLearner:
             "learner": type(self).__name__,
             "iterations": self.iterations,
             "params": {k: v.detach().cpu().clone() for k, v in self.inner.state_dict().items()},
-            "optimizer": self.optimizer.state_dict(),
-            "rng": self.rng.bit_generator.state,
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),  # its tensors are live otherwise
+            "rng": copy.deepcopy(self.rng.bit_generator.state),
         }
 
     def load_state_dict(self, state: dict) -> None:
