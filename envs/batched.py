@@ -56,33 +56,57 @@ def default_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _quat_branch(m: np.ndarray, largest: int) -> np.ndarray:
+    """``mju_mat2Quat``'s arithmetic for rows whose quaternion component ``largest`` is the largest."""
+    m0, m1, m2, m3, m4, m5, m6, m7, m8 = m.T
+    quat = np.empty((len(m), 4))
+    if largest == 0:
+        s = 0.5 * np.sqrt(1 + m0 + m4 + m8)
+        pairs = ((1, m7 - m5), (2, m2 - m6), (3, m3 - m1))
+    elif largest == 1:
+        s = 0.5 * np.sqrt(1 + m0 - m4 - m8)
+        pairs = ((0, m7 - m5), (2, m1 + m3), (3, m2 + m6))
+    elif largest == 2:
+        s = 0.5 * np.sqrt(1 - m0 + m4 - m8)
+        pairs = ((0, m2 - m6), (1, m1 + m3), (3, m5 + m7))
+    else:
+        s = 0.5 * np.sqrt(1 - m0 - m4 + m8)
+        pairs = ((0, m3 - m1), (1, m2 + m6), (2, m5 + m7))
+    quat[:, largest] = s
+    for column, difference in pairs:
+        quat[:, column] = 0.25 * difference / s
+    return quat
+
+
 def mat_to_quat(mat: np.ndarray) -> np.ndarray:
     """``mju_mat2Quat`` over a batch of row-major 3x3 matrices, shape (n, 9) -> (n, 4).
 
-    Written to give the same bits as MuJoCo's: the same branch on the largest
-    component, the same operation order and the same final normalization.
+    Written to give the same bits as MuJoCo's (the single env calls it): the
+    same branch on the largest component, the same operation order and the
+    same final normalization.
     """
-    m0, m1, m2, m3, m4, m5, m6, m7, m8 = np.asarray(mat, dtype=np.float64).reshape(-1, 9).T
-    quat = np.empty((len(m0), 4))
+    m = np.asarray(mat, dtype=np.float64).reshape(-1, 9)
+    m0, m4, m8 = m[:, 0], m[:, 4], m[:, 8]
     first = m0 + m4 + m8 > 0
-    second = ~first & (m0 > m4) & (m0 > m8)
-    third = ~first & ~second & (m4 > m8)
-    fourth = ~(first | second | third)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s = 0.5 * np.sqrt(1 + m0 + m4 + m8)
-        quat[first] = np.stack([s, 0.25 * (m7 - m5) / s, 0.25 * (m2 - m6) / s, 0.25 * (m3 - m1) / s], 1)[first]
-        s = 0.5 * np.sqrt(1 + m0 - m4 - m8)
-        quat[second] = np.stack([0.25 * (m7 - m5) / s, s, 0.25 * (m1 + m3) / s, 0.25 * (m2 + m6) / s], 1)[second]
-        s = 0.5 * np.sqrt(1 - m0 + m4 - m8)
-        quat[third] = np.stack([0.25 * (m2 - m6) / s, 0.25 * (m1 + m3) / s, s, 0.25 * (m5 + m7) / s], 1)[third]
-        s = 0.5 * np.sqrt(1 - m0 - m4 + m8)
-        quat[fourth] = np.stack([0.25 * (m3 - m1) / s, 0.25 * (m2 + m6) / s, 0.25 * (m5 + m7) / s, s], 1)[fourth]
+    if first.all():  # the common case: one branch, no masks
+        quat = _quat_branch(m, 0)
+    else:
+        second = ~first & (m0 > m4) & (m0 > m8)
+        third = ~first & ~second & (m4 > m8)
+        quat = np.empty((len(m), 4))
+        for largest, rows in enumerate((first, second, third, ~(first | second | third))):
+            if rows.any():
+                quat[rows] = _quat_branch(m[rows], largest)
     q0, q1, q2, q3 = quat.T
     norm = np.sqrt(q0 * q0 + q1 * q1 + q2 * q2 + q3 * q3)
     tiny = norm < mujoco.mjMINVAL
     rescale = ~tiny & (np.abs(norm - 1) > mujoco.mjMINVAL)
-    quat[rescale] *= (1 / norm[rescale])[:, None]
-    quat[tiny] = (1.0, 0.0, 0.0, 0.0)
+    if rescale.all():
+        quat *= (1 / norm)[:, None]
+    elif rescale.any():
+        quat[rescale] *= (1 / norm[rescale])[:, None]
+    if tiny.any():
+        quat[tiny] = (1.0, 0.0, 0.0, 0.0)
     return quat
 
 
@@ -96,11 +120,17 @@ class _Layout:
             return int(model.sensor_adr[model.sensor(name).id])
 
         self.nsensordata, self.nu, self.nq = model.nsensordata, model.nu, model.nq
-        self.tcp = adr("frame/tcp")
+        # frame columns filled by positions, and the sensordata columns they come from
+        objects = range(len(env.object_sites))
+        self.position_columns = np.array([0, 1, 2, *(4 + 7 * k + j for k in objects for j in range(3))])
+        self.position_sources = np.array(
+            [adr("frame/tcp") + j for j in range(3)] + [adr(f"frame/object{k}_pos") + j for k in objects for j in range(3)]
+        )
+        # per object, xmat in row-major order from the three axis sensors (its columns)
+        axes = [[adr(f"frame/object{k}_{axis}axis") for axis in "xyz"] for k in objects]
+        self.matrix_sources = np.array([[axes[k][column] + row for row in range(3) for column in range(3)] for k in objects], dtype=int)
+        self.quat_columns = np.array([4 + 7 * k + 3 + j for k in objects for j in range(4)], dtype=int)
         self.fingers = env._ids["finger_qpos"]
-        self.objects = [
-            (adr(f"frame/object{k}_pos"), *(adr(f"frame/object{k}_{axis}axis") for axis in "xyz")) for k in range(len(env.object_sites))
-        ]
         self.hand_ctrl = env._ids["hand_ctrl"]
         self.finger_ctrl = env._ids["finger_ctrl"]
 
@@ -108,14 +138,12 @@ class _Layout:
         """The 18-number frames (``PolytaskEnv._frame``) of a batch of sensor and qpos rows."""
         n = len(sensors)
         frame = np.zeros((n, 18))
-        frame[:, 0:3] = sensors[:, self.tcp : self.tcp + 3]
+        frame[:, self.position_columns] = sensors[:, self.position_sources]
         left, right = self.fingers
         frame[:, 3] = np.clip((qpos[:, left] + qpos[:, right]) / 0.08, 0.0, 1.0)
-        for k, (pos, x_axis, y_axis, z_axis) in enumerate(self.objects):
-            start = 4 + 7 * k
-            frame[:, start : start + 3] = sensors[:, pos : pos + 3]
-            axes = np.stack([sensors[:, a : a + 3] for a in (x_axis, y_axis, z_axis)], axis=-1)  # columns of xmat
-            frame[:, start + 3 : start + 7] = mat_to_quat(axes.reshape(n, 9))
+        if len(self.matrix_sources):
+            matrices = sensors[:, self.matrix_sources].reshape(-1, 9)  # (world, object) rows
+            frame[:, self.quat_columns] = mat_to_quat(matrices).reshape(n, -1)
         return frame
 
 
@@ -157,11 +185,10 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         num_envs = len(task_names) if num_envs in (None, 1) else num_envs
         if not isinstance(num_envs, (int, np.integer)) or num_envs < len(task_names):
             raise ValueError(f"{bench.name} {split} has {len(task_names)} tasks: num_envs must be 1 (one world per task) or >= {len(task_names)}, got {num_envs!r}")
-        num_threads = default_threads() if num_threads is None else num_threads
-        if not isinstance(num_threads, (int, np.integer)) or num_threads < 1:
-            raise ValueError(f"num_threads must be a positive int, got {num_threads!r}")
         self.benchmark, self.split, self.task_names = bench, split, task_names
-        self.num_envs, self.num_threads, self.one_hot = int(num_envs), int(num_threads), one_hot
+        self.num_envs, self.one_hot = int(num_envs), one_hot
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self.num_threads = default_threads() if num_threads is None else num_threads
         self.render_mode = env_kwargs.get("render_mode")
         self.world_tasks = [task_names[i % len(task_names)] for i in range(self.num_envs)]
         self.worlds = [MultiTaskEnv(bench, split, task=task, **env_kwargs) for task in self.world_tasks]
@@ -195,8 +222,25 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         self._slots: list[tuple | None] = [None] * n
         self._groups: list[tuple[int, np.ndarray]] | None = None
         self._chunks: list[list[tuple]] | None = None
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._needs_reset = True
+
+    @property
+    def num_threads(self) -> int:
+        """Physics threads; may be changed between steps."""
+        return self._num_threads
+
+    @num_threads.setter
+    def num_threads(self, value: int) -> None:
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"num_threads must be a positive int, got {value!r}")
+        self._shutdown_pool()
+        self._num_threads = int(value)
+        self._chunks = None
+
+    def _shutdown_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     # ------------------------------------------------------------ worlds
     def _layout(self, task: str, env: PolytaskEnv) -> _Layout:
@@ -213,9 +257,19 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         return self._layouts[task]
 
     def _slot(self, i: int, model: mujoco.MjModel, data: mujoco.MjData) -> tuple:
-        """What a physics worker needs for world ``i``: model, data and its three rows."""
+        """What a physics worker needs for world ``i``: model, data, and (source, destination) pairs.
+
+        The ``MjData`` array views are made once here: each attribute access
+        builds a new numpy view, which would double the per-world cost of a step.
+        """
         rows = self._rows
-        return model, data, rows["ctrl"][i, : model.nu], rows["sensors"][i, : model.nsensordata], rows["qpos"][i, : model.nq]
+        return (
+            model,
+            data,
+            (rows["ctrl"][i, : model.nu], data.ctrl),
+            (data.sensordata, rows["sensors"][i, : model.nsensordata]),
+            (data.qpos, rows["qpos"][i, : model.nq]),
+        )
 
     def _evaluator(self, task: str) -> PolytaskEnv:
         # evaluate reads only obs, action, init_obs and class constants; one
@@ -268,11 +322,11 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
 
     @staticmethod
     def _step_chunk(chunk: list[tuple]) -> None:
-        for model, data, ctrl, sensors, qpos in chunk:
-            data.ctrl[:] = ctrl
+        for model, data, (ctrl, data_ctrl), (data_sensors, sensors), (data_qpos, qpos) in chunk:
+            data_ctrl[:] = ctrl
             mujoco.mj_step(model, data, FRAME_SKIP)
-            sensors[:] = data.sensordata
-            qpos[:] = data.qpos
+            sensors[:] = data_sensors
+            qpos[:] = data_qpos
 
     def _simulate(self, chunks: list[list[tuple]]) -> None:
         if self.num_threads == 1:
@@ -337,12 +391,15 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         actions = np.clip(actions, -1.0, 1.0)
         resetting = self._autoreset.copy()
         stepping = ~resetting
-        groups = [(t, idx[stepping[idx]]) for t, idx in self._task_groups()]
+        groups = self._task_groups()
+        if resetting.any():
+            groups = [(t, idx[stepping[idx]]) for t, idx in groups]
         ctrl = self._rows["ctrl"]
         for t, idx in groups:
             layout = self._layouts[self.task_names[t]]
-            ctrl[np.ix_(idx, layout.hand_ctrl)] = actions[idx, :3] * self._ctrl_scale[idx, None]
-            ctrl[np.ix_(idx, layout.finger_ctrl)] = actions[idx, 3:4]
+            rows = idx[:, None]
+            ctrl[rows, layout.hand_ctrl] = actions[idx, :3] * self._ctrl_scale[idx, None]
+            ctrl[rows, layout.finger_ctrl] = actions[idx, 3:4]
         self._simulate(self._chunk_plan(resetting))
 
         rewards = np.zeros(self.num_envs)
@@ -357,10 +414,12 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
             evaluator.init_obs = self._init_obs[idx]
             reward, info = evaluator.evaluate(obs, actions[idx])  # scores the true goal, hidden or not
             obs[~self._goal_observable[idx], 36:39] = 0.0
-            rewards[idx] = np.broadcast_to(reward, idx.shape)
+            rewards[idx] = reward
             for key, value in info.items():
-                infos.setdefault(key, np.zeros(self.num_envs))[idx] = np.broadcast_to(value, idx.shape)
-                infos.setdefault(f"_{key}", np.zeros(self.num_envs, dtype=bool))[idx] = True
+                if key not in infos:
+                    infos[key], infos[f"_{key}"] = np.zeros(self.num_envs), np.zeros(self.num_envs, dtype=bool)
+                infos[key][idx] = value
+                infos[f"_{key}"][idx] = True
             self._obs[idx] = obs
             self._previous_frame[idx] = frame
         self._steps[stepping] += 1
@@ -420,9 +479,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         return tuple(world.render() for world in self.worlds)
 
     def close_extras(self, **kwargs: Any) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        self._shutdown_pool()
         for env in [*self.worlds, *self._evaluators.values()]:
             env.close()
 
