@@ -192,9 +192,11 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         self.render_mode = env_kwargs.get("render_mode")
         self.world_tasks = [task_names[i % len(task_names)] for i in range(self.num_envs)]
         self.worlds = [MultiTaskEnv(bench, split, task=task, **env_kwargs) for task in self.world_tasks]
-        self._evaluator_kwargs = {k: v for k, v in env_kwargs.items() if k != "render_mode"}
-        self._evaluators: dict[str, PolytaskEnv] = {}
-        self._layouts: dict[str, _Layout] = {}
+        # evaluate reads only obs, action, init_obs and class constants, so one
+        # instance per task, given a group's stacked init_obs, serves all its worlds
+        evaluator_kwargs = {k: v for k, v in env_kwargs.items() if k != "render_mode"}
+        self._evaluators = {task: get_task(task)(**evaluator_kwargs) for task in task_names}
+        self._layouts = {task: _Layout(env) for task, env in self._evaluators.items()}
 
         self.single_action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
         space = self.worlds[0].observation_space
@@ -218,7 +220,10 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         self._goal = np.zeros((n, 3))
         self._goal_observable = np.ones(n, dtype=bool)
         #: per-world rows the physics workers read (ctrl) and fill (sensors, qpos)
-        self._rows = {"ctrl": np.zeros((n, 0)), "sensors": np.zeros((n, 0)), "qpos": np.zeros((n, 0))}
+        self._rows = {
+            name: np.zeros((n, max(getattr(layout, width) for layout in self._layouts.values())))
+            for name, width in (("ctrl", "nu"), ("sensors", "nsensordata"), ("qpos", "nq"))
+        }
         self._slots: list[tuple | None] = [None] * n
         self._groups: list[tuple[int, np.ndarray]] | None = None
         self._chunks: list[list[tuple]] | None = None
@@ -243,19 +248,6 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
             self._pool = None
 
     # ------------------------------------------------------------ worlds
-    def _layout(self, task: str, env: PolytaskEnv) -> _Layout:
-        if task not in self._layouts:
-            layout = self._layouts[task] = _Layout(env)
-            widths = {"ctrl": layout.nu, "sensors": layout.nsensordata, "qpos": layout.nq}
-            for name, width in widths.items():
-                rows = self._rows[name]
-                if width > rows.shape[1]:  # wider rows: copy over; every world's views are rebuilt
-                    wider = np.zeros((self.num_envs, width))
-                    wider[:, : rows.shape[1]] = rows
-                    self._rows[name] = wider
-                    self._slots = [None if slot is None else self._slot(i, *slot[:2]) for i, slot in enumerate(self._slots)]
-        return self._layouts[task]
-
     def _slot(self, i: int, model: mujoco.MjModel, data: mujoco.MjData) -> tuple:
         """What a physics worker needs for world ``i``: model, data, and (source, destination) pairs.
 
@@ -271,18 +263,10 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
             (data.qpos, rows["qpos"][i, : model.nq]),
         )
 
-    def _evaluator(self, task: str) -> PolytaskEnv:
-        # evaluate reads only obs, action, init_obs and class constants; one
-        # instance per task, with the group's stacked init_obs, serves every world
-        if task not in self._evaluators:
-            self._evaluators[task] = get_task(task)(**self._evaluator_kwargs)
-        return self._evaluators[task]
-
     def _adopt(self, i: int) -> None:
         """Take world ``i``'s state (after a reset or restore) into the batch arrays."""
         world = self.worlds[i]
         env = world.active
-        self._layout(world.task, env)
         model, data = env.model, env.data
         self._slots[i] = self._slot(i, model, data)
         self._rows["ctrl"][i, : model.nu] = data.ctrl
@@ -410,7 +394,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
             task = self.task_names[t]
             frame = self._layouts[task].frames(self._rows["sensors"][idx], self._rows["qpos"][idx])
             obs = np.concatenate([frame, self._previous_frame[idx], self._goal[idx]], axis=1)
-            evaluator = self._evaluator(task)
+            evaluator = self._evaluators[task]
             evaluator.init_obs = self._init_obs[idx]
             reward, info = evaluator.evaluate(obs, actions[idx])  # scores the true goal, hidden or not
             obs[~self._goal_observable[idx], 36:39] = 0.0

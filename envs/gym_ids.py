@@ -4,7 +4,9 @@
 ``gymnasium.make(id)`` gives one :class:`MultiTaskEnv`;
 ``gymnasium.make_vec(id, num_envs=1)`` gives one world per task
 (``num_envs >= #tasks`` assigns tasks round robin). Pass ``split="test"`` for
-the held-out tasks/variations.
+the held-out tasks/variations. The vector env is the batched simulator
+(:class:`envs.batched.BatchedVectorEnv`, ``num_threads=`` optional);
+``batched=False`` gives the plain :class:`BenchmarkVectorEnv` over single envs.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from envs.benchmarks import BENCHMARKS
 
 
 def _vector_entry(benchmark: str):
-    def make_vec(num_envs: int = 1, split: str = "train", task: str | None = None, max_episode_steps=None, **env_kwargs):
+    def make_vec(num_envs: int = 1, split: str = "train", task: str | None = None, max_episode_steps=None, batched: bool = True, **env_kwargs):
+        if batched:
+            from envs.batched import make_batched_vec
+
+            return make_batched_vec(benchmark, split=split, num_envs=num_envs, task=task, **env_kwargs)
         from envs.vector import make_benchmark_vec
 
         return make_benchmark_vec(benchmark, split=split, num_envs=num_envs, task=task, **env_kwargs)

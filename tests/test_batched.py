@@ -204,3 +204,21 @@ def test_bad_input_is_rejected_with_clear_errors():
         vec.reset(seed=[1, 2, 3])
     with pytest.raises(ValueError, match="unknown reset options"):
         vec.reset(options={"varation": [1, 2]})
+
+
+def test_make_vec_gives_the_batched_env_for_every_benchmark_id():
+    vec = gym.make_vec("polytask/MT1", task=TASK_NAMES[0], num_envs=3, num_threads=2)
+    assert isinstance(vec.unwrapped, BatchedVectorEnv) and vec.unwrapped.num_threads == 2
+    obs, info = vec.reset(seed=0)
+    assert obs.shape == (3, envs.OBS_DIM) and list(info["task_id"]) == [0, 0, 0]
+    for name in envs.BENCHMARKS:
+        if name in ("MT1", "ML1"):
+            continue
+        try:
+            bench = envs.get_benchmark(name)
+        except ValueError:  # its tasks are not all registered yet
+            continue
+        vec = gym.make_vec(f"polytask/{name}")
+        assert isinstance(vec.unwrapped, BatchedVectorEnv) and vec.unwrapped.tasks_now == list(bench.tasks("train"))
+    plain = gym.make_vec("polytask/MT1", task=TASK_NAMES[0], num_envs=2, batched=False)
+    assert isinstance(plain.unwrapped, BenchmarkVectorEnv)
