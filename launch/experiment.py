@@ -15,7 +15,7 @@ from launch.checkpoint import load_checkpoint
 from launch.config import RunConfig
 from launch.errors import UsageError
 from launch.loop import TrainResult, train
-from launch.runtime import resolve_device, seed_everything, set_deterministic
+from launch.runtime import resolve_device, seed_everything, set_cpu_threads, set_deterministic
 
 
 def prepare(run: RunConfig) -> torch.device:
@@ -24,6 +24,7 @@ def prepare(run: RunConfig) -> torch.device:
         device = resolve_device(run.device)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    set_cpu_threads(run.cpu_threads)
     set_deterministic(run.deterministic)
     seed_everything(run.seed)
     return device
@@ -78,7 +79,8 @@ def restore(checkpoint, device: str = "auto"):
     _, config_class = get_algorithm(name).load()
     config = config_from_dict(config_class, data["algorithm_config"], f"checkpoint {path}")
     saved_run = data["run_config"]
-    run = RunConfig(seed=saved_run["seed"], device=device, deterministic=saved_run["deterministic"])
+    run = RunConfig(seed=saved_run["seed"], device=device, deterministic=saved_run["deterministic"],
+                    cpu_threads=saved_run.get("cpu_threads", 1))
     algorithm = build(name, config, run)
     try:
         algorithm.load_state_dict(data["algorithm_state"])

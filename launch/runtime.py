@@ -31,6 +31,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
+def set_cpu_threads(threads: int) -> None:
+    """0 keeps torch's default; deterministic mode overrides this with one thread."""
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
 def set_deterministic(enabled: bool) -> None:
     """Deterministic kernels and one CPU thread: thread count changes float reduction order."""
     if not enabled:
