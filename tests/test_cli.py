@@ -145,3 +145,38 @@ def test_bad_input_exits_2_naming_what_is_accepted(args, dummy, expected):
     done = launch(*args, dummy=dummy)
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert expected in done.stderr and "Traceback" not in done.stderr
+
+
+TINY_MTSAC = ["--algorithm.hidden-sizes", 16, 16, "--algorithm.per-task-batch", 8, "--algorithm.warmup-steps", 2,
+              "--algorithm.buffer-capacity-per-task", 200, "--algorithm.eval-episodes-per-task", 1,
+              "--algorithm.eval-max-steps", 10, "--run.no-progress-bar"]
+
+
+def test_default_preset_trains_mt10_and_ends_with_the_success_table(tmp_path):
+    pytest.importorskip("agents.mtsac")
+    done = launch("train", "--run.budget", 40, "--run.runs-dir", tmp_path, *TINY_MTSAC)
+    assert done.returncode == 0, done.stderr
+    rows = table_rows(done.stdout)
+    assert rows[0].split() == ["task", "success_rate", "episode_return"]
+    assert [row.split()[0] for row in rows[2:]] == ["reach", "push", "pick-place", "door-open", "drawer-open", "drawer-close",
+                                                     "button-press-topdown", "peg-insert-side", "window-open", "window-close", "mean"]
+    saved = json.loads((tmp_path / "mt10-pcgrad-s1" / "report.json").read_text())
+    assert len(saved["rows"]) == 10
+
+
+def test_mtsac_checkpoint_evaluates_and_renders(tmp_path):
+    pytest.importorskip("agents.mtsac")
+    trained = launch("train", "mt1-reach-sac", "--run.budget", 12, "--run.runs-dir", tmp_path, *TINY_MTSAC)
+    assert trained.returncode == 0, trained.stderr
+    run_dir = tmp_path / "mt1-reach-sac-s1"
+    evaluated = launch("eval", run_dir)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert table_rows(evaluated.stdout) == table_rows(trained.stdout)
+    rendered = launch("render", "--task", "reach", "--checkpoint", run_dir, "--out", tmp_path / "policy.gif",
+                      "--size", 32, "--max-steps", 8)
+    assert rendered.returncode == 0, rendered.stderr
+    assert "mtsac policy" in rendered.stdout and iio.imread(tmp_path / "policy.gif").shape[0] == 9
+    wrong_task = launch("render", "--task", "push", "--checkpoint", run_dir, "--out", tmp_path / "x.gif")
+    assert wrong_task.returncode == 2 and "trained on reach" in wrong_task.stderr
+    bad_benchmark = launch("train", "mtsac", "--algorithm.benchmark", "MT11", "--run.runs-dir", tmp_path)
+    assert bad_benchmark.returncode == 2 and "'MT10'" in bad_benchmark.stderr

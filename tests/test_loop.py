@@ -186,3 +186,21 @@ def test_bad_metric_keys_and_configs_are_rejected(tmp_path, monkeypatch):
         RunConfig(keep_checkpoints=0)
     with pytest.raises(ValueError, match="budget must be a positive"):
         RunConfig(budget=0)
+
+
+TINY_MTSAC = {"benchmark": "MT1", "task": "reach", "hidden_sizes": (16, 16), "per_task_batch": 8, "warmup_steps": 10,
+              "buffer_capacity_per_task": 500, "eval_episodes_per_task": 1, "eval_max_steps": 15}
+
+
+def test_mtsac_resumed_run_matches_an_uninterrupted_one(tmp_path):
+    mtsac = pytest.importorskip("agents.mtsac")
+    config = mtsac.MTSACConfig(**TINY_MTSAC, surgery="pcgrad")
+    options = {"runs_dir": tmp_path, "progress_bar": False, "deterministic": True, "eval_every": 20}
+    straight = run_training("mtsac", config, RunConfig(budget=50, name="straight", **options))
+    run_training("mtsac", config, RunConfig(budget=25, name="resumed", **options))
+    resumed = run_training("mtsac", config, RunConfig(budget=50, name="resumed", resume="auto", **options))
+    assert resumed.report.rows == straight.report.rows
+    a, b = (torch.load(r.checkpoint, weights_only=False)["algorithm_state"]["actor"] for r in (straight, resumed))
+    assert all(torch.equal(a[key], b[key]) for key in a)
+    losses = lambda r: [e.value for e in EventAccumulator(str(r.run_dir)).Reload().Scalars("losses/critic")]  # noqa: E731
+    assert losses(resumed)[-5:] == losses(straight)[-5:]
