@@ -11,7 +11,7 @@ step never calls a world's Python ``step``:
   chunks of worlds, each on its own ``MjModel``/``MjData`` (variations change
   model fields); ``mj_step`` releases the GIL, so chunks run in parallel in C.
   Per world the worker only writes ``ctrl`` and copies ``sensordata`` (the
-  site poses, from the frame sensors :meth:`PolytaskEnv.compile_model` adds)
+  site poses, from the frame sensors ``PolytaskEnv.compile_model`` adds)
   and ``qpos`` (the gripper opening) into one row each;
 * observations are built for all worlds at once from those rows;
 * rewards and success: the task's ``evaluate`` once per group of worlds that
@@ -45,7 +45,8 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from envs.base import ACTION_DIM, FRAME_SKIP, HAND_STEP, MAX_EPISODE_STEPS, OBS_DIM, PolytaskEnv
+from envs.base import ACTION_DIM, FRAME_SKIP, HAND_STEP, MAX_EPISODE_STEPS, OBS_DIM
+from envs.batched_frames import SPARE_COLUMNS, FrameLayout, frames
 from envs.benchmarks import Benchmark, get_benchmark
 from envs.registry import get_task
 from envs.vector import MultiTaskEnv
@@ -56,95 +57,15 @@ def default_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _quat_branch(m: np.ndarray, largest: int) -> np.ndarray:
-    """``mju_mat2Quat``'s arithmetic for rows whose quaternion component ``largest`` is the largest."""
-    m0, m1, m2, m3, m4, m5, m6, m7, m8 = m.T
-    quat = np.empty((len(m), 4))
-    if largest == 0:
-        s = 0.5 * np.sqrt(1 + m0 + m4 + m8)
-        pairs = ((1, m7 - m5), (2, m2 - m6), (3, m3 - m1))
-    elif largest == 1:
-        s = 0.5 * np.sqrt(1 + m0 - m4 - m8)
-        pairs = ((0, m7 - m5), (2, m1 + m3), (3, m2 + m6))
-    elif largest == 2:
-        s = 0.5 * np.sqrt(1 - m0 + m4 - m8)
-        pairs = ((0, m2 - m6), (1, m1 + m3), (3, m5 + m7))
-    else:
-        s = 0.5 * np.sqrt(1 - m0 - m4 + m8)
-        pairs = ((0, m3 - m1), (1, m2 + m6), (2, m5 + m7))
-    quat[:, largest] = s
-    for column, difference in pairs:
-        quat[:, column] = 0.25 * difference / s
-    return quat
-
-
-def mat_to_quat(mat: np.ndarray) -> np.ndarray:
-    """``mju_mat2Quat`` over a batch of row-major 3x3 matrices, shape (n, 9) -> (n, 4).
-
-    Written to give the same bits as MuJoCo's (the single env calls it): the
-    same branch on the largest component, the same operation order and the
-    same final normalization.
-    """
-    m = np.asarray(mat, dtype=np.float64).reshape(-1, 9)
-    m0, m4, m8 = m[:, 0], m[:, 4], m[:, 8]
-    first = m0 + m4 + m8 > 0
-    if first.all():  # the common case: one branch, no masks
-        quat = _quat_branch(m, 0)
-    else:
-        second = ~first & (m0 > m4) & (m0 > m8)
-        third = ~first & ~second & (m4 > m8)
-        quat = np.empty((len(m), 4))
-        for largest, rows in enumerate((first, second, third, ~(first | second | third))):
-            if rows.any():
-                quat[rows] = _quat_branch(m[rows], largest)
-    q0, q1, q2, q3 = quat.T
-    norm = np.sqrt(q0 * q0 + q1 * q1 + q2 * q2 + q3 * q3)
-    tiny = norm < mujoco.mjMINVAL
-    rescale = ~tiny & (np.abs(norm - 1) > mujoco.mjMINVAL)
-    if rescale.all():
-        quat *= (1 / norm)[:, None]
-    elif rescale.any():
-        quat[rescale] *= (1 / norm[rescale])[:, None]
-    if tiny.any():
-        quat[tiny] = (1.0, 0.0, 0.0, 0.0)
-    return quat
-
-
-class _Layout:
-    """Where one task's frame lives in ``sensordata``/``qpos`` and its controls in ``ctrl``."""
-
-    def __init__(self, env: PolytaskEnv):
-        model = env.model
-
-        def adr(name: str) -> int:
-            return int(model.sensor_adr[model.sensor(name).id])
-
-        self.nsensordata, self.nu, self.nq = model.nsensordata, model.nu, model.nq
-        # frame columns filled by positions, and the sensordata columns they come from
-        objects = range(len(env.object_sites))
-        self.position_columns = np.array([0, 1, 2, *(4 + 7 * k + j for k in objects for j in range(3))])
-        self.position_sources = np.array(
-            [adr("frame/tcp") + j for j in range(3)] + [adr(f"frame/object{k}_pos") + j for k in objects for j in range(3)]
-        )
-        # per object, xmat in row-major order from the three axis sensors (its columns)
-        axes = [[adr(f"frame/object{k}_{axis}axis") for axis in "xyz"] for k in objects]
-        self.matrix_sources = np.array([[axes[k][column] + row for row in range(3) for column in range(3)] for k in objects], dtype=int)
-        self.quat_columns = np.array([4 + 7 * k + 3 + j for k in objects for j in range(4)], dtype=int)
-        self.fingers = env._ids["finger_qpos"]
-        self.hand_ctrl = env._ids["hand_ctrl"]
-        self.finger_ctrl = env._ids["finger_ctrl"]
-
-    def frames(self, sensors: np.ndarray, qpos: np.ndarray) -> np.ndarray:
-        """The 18-number frames (``PolytaskEnv._frame``) of a batch of sensor and qpos rows."""
-        n = len(sensors)
-        frame = np.zeros((n, 18))
-        frame[:, self.position_columns] = sensors[:, self.position_sources]
-        left, right = self.fingers
-        frame[:, 3] = np.clip((qpos[:, left] + qpos[:, right]) / 0.08, 0.0, 1.0)
-        if len(self.matrix_sources):
-            matrices = sensors[:, self.matrix_sources].reshape(-1, 9)  # (world, object) rows
-            frame[:, self.quat_columns] = mat_to_quat(matrices).reshape(n, -1)
-        return frame
+def _joined(values: list, groups: list[np.ndarray], where: np.ndarray) -> np.ndarray:
+    """Per-group results laid end to end; values that are not one per world are broadcast first."""
+    try:
+        joined = np.concatenate(values)
+        if joined.shape == where.shape:
+            return joined
+    except ValueError:  # a 0-d value
+        pass
+    return np.concatenate([np.broadcast_to(value, idx.shape) for value, idx in zip(values, groups)])
 
 
 class BatchedVectorEnv(gym.vector.VectorEnv):
@@ -196,7 +117,8 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         # instance per task, given a group's stacked init_obs, serves all its worlds
         evaluator_kwargs = {k: v for k, v in env_kwargs.items() if k != "render_mode"}
         self._evaluators = {task: get_task(task)(**evaluator_kwargs) for task in task_names}
-        self._layouts = {task: _Layout(env) for task, env in self._evaluators.items()}
+        sensor_width = max(env.model.nsensordata for env in self._evaluators.values()) + SPARE_COLUMNS
+        self._layouts = {task: FrameLayout(env, sensor_width) for task, env in self._evaluators.items()}
 
         self.single_action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
         space = self.worlds[0].observation_space
@@ -221,8 +143,19 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         self._goal_observable = np.ones(n, dtype=bool)
         #: per-world rows the physics workers read (ctrl) and fill (sensors, qpos)
         self._rows = {
-            name: np.zeros((n, max(getattr(layout, width) for layout in self._layouts.values())))
-            for name, width in (("ctrl", "nu"), ("sensors", "nsensordata"), ("qpos", "nq"))
+            "ctrl": np.zeros((n, max(env.model.nu for env in self._evaluators.values()))),
+            "sensors": np.zeros((n, sensor_width)),
+            "qpos": np.zeros((n, max(env.model.nq for env in self._evaluators.values()))),
+        }
+        self._rows["sensors"][:, sensor_width - SPARE_COLUMNS + 1 :] = np.eye(3).ravel()
+        #: per-world gather indices into those rows (see ``FrameLayout``), filled by ``_adopt``
+        self._index = {
+            "positions": np.zeros((n, 9), dtype=np.intp),
+            "matrices": np.zeros((n, 18), dtype=np.intp),
+            "present": np.ones((n, 18)),
+            "fingers": np.zeros((n, 2), dtype=np.intp),
+            "hand_ctrl": np.zeros((n, 3), dtype=np.intp),
+            "finger_ctrl": np.zeros((n, 2), dtype=np.intp),
         }
         self._slots: list[tuple | None] = [None] * n
         self._groups: list[tuple[int, np.ndarray]] | None = None
@@ -269,6 +202,9 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         env = world.active
         model, data = env.model, env.data
         self._slots[i] = self._slot(i, model, data)
+        layout = self._layouts[world.task]
+        for name, index in self._index.items():
+            index[i] = getattr(layout, name)
         self._rows["ctrl"][i, : model.nu] = data.ctrl
         self._task_index[i] = world.task_id
         self._ctrl_scale[i] = HAND_STEP / (FRAME_SKIP * model.opt.timestep)
@@ -375,37 +311,29 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         actions = np.clip(actions, -1.0, 1.0)
         resetting = self._autoreset.copy()
         stepping = ~resetting
+        index, rows = self._index, self._rows
+        # every world's row is written; those resetting this step are rewritten by _adopt
+        np.put_along_axis(rows["ctrl"], index["hand_ctrl"], actions[:, :3] * self._ctrl_scale[:, None], axis=1)
+        np.put_along_axis(rows["ctrl"], index["finger_ctrl"], actions[:, 3:4], axis=1)
+        self._simulate(self._chunk_plan(resetting))
+
+        frame = frames(rows["sensors"], rows["qpos"], index)
+        obs = np.concatenate([frame, self._previous_frame, self._goal], axis=1)
         groups = self._task_groups()
         if resetting.any():
             groups = [(t, idx[stepping[idx]]) for t, idx in groups]
-        ctrl = self._rows["ctrl"]
+            groups = [(t, idx) for t, idx in groups if len(idx)]
+        outputs = []
         for t, idx in groups:
-            layout = self._layouts[self.task_names[t]]
-            rows = idx[:, None]
-            ctrl[rows, layout.hand_ctrl] = actions[idx, :3] * self._ctrl_scale[idx, None]
-            ctrl[rows, layout.finger_ctrl] = actions[idx, 3:4]
-        self._simulate(self._chunk_plan(resetting))
-
-        rewards = np.zeros(self.num_envs)
-        infos: dict[str, Any] = {}
-        for t, idx in groups:
-            if not len(idx):
-                continue
-            task = self.task_names[t]
-            frame = self._layouts[task].frames(self._rows["sensors"][idx], self._rows["qpos"][idx])
-            obs = np.concatenate([frame, self._previous_frame[idx], self._goal[idx]], axis=1)
-            evaluator = self._evaluators[task]
+            evaluator = self._evaluators[self.task_names[t]]
             evaluator.init_obs = self._init_obs[idx]
-            reward, info = evaluator.evaluate(obs, actions[idx])  # scores the true goal, hidden or not
-            obs[~self._goal_observable[idx], 36:39] = 0.0
-            rewards[idx] = reward
-            for key, value in info.items():
-                if key not in infos:
-                    infos[key], infos[f"_{key}"] = np.zeros(self.num_envs), np.zeros(self.num_envs, dtype=bool)
-                infos[key][idx] = value
-                infos[f"_{key}"][idx] = True
-            self._obs[idx] = obs
-            self._previous_frame[idx] = frame
+            outputs.append(evaluator.evaluate(obs[idx], actions[idx]))  # scores the true goal, hidden or not
+        rewards, infos = self._scatter(groups, outputs)
+        if resetting.any():
+            self._obs[stepping], self._previous_frame[stepping] = obs[stepping], frame[stepping]
+        else:
+            self._obs, self._previous_frame = obs, frame
+        self._obs[~self._goal_observable, 36:39] = 0.0
         self._steps[stepping] += 1
         self._terminations[:] = False
         self._truncations[:] = stepping & (self._steps >= MAX_EPISODE_STEPS)
@@ -418,6 +346,20 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         infos["task_id"], infos["_task_id"] = self._task_index.copy(), np.ones(self.num_envs, dtype=bool)
         self._autoreset = self._terminations | self._truncations
         return self._observations(), rewards, self._terminations.copy(), self._truncations.copy(), infos
+
+    def _scatter(self, groups, outputs) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Rewards and ``info`` arrays (with their ``_key`` masks) of all worlds from per-group results."""
+        rewards, infos = np.zeros(self.num_envs), {}
+        if groups:
+            order = np.concatenate([idx for _, idx in groups])
+            rewards[order] = _joined([reward for reward, _ in outputs], [idx for _, idx in groups], order)
+        for key in dict.fromkeys(key for _, info in outputs for key in info):  # INFO_KEYS, unless a task adds more
+            having = [(idx, info[key]) for (_, idx), (_, info) in zip(groups, outputs) if key in info]
+            where = order if len(having) == len(groups) else np.concatenate([idx for idx, _ in having])
+            infos[key], infos[f"_{key}"] = np.zeros(self.num_envs), np.zeros(self.num_envs, dtype=bool)
+            infos[key][where] = _joined([value for _, value in having], [idx for idx, _ in having], where)
+            infos[f"_{key}"][where] = True
+        return rewards, infos
 
     def _observations(self) -> np.ndarray:
         if not self.one_hot:

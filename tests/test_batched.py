@@ -14,7 +14,8 @@ import pytest
 
 import envs
 from envs.base import MAX_EPISODE_STEPS
-from envs.batched import BatchedVectorEnv, mat_to_quat
+from envs.batched import BatchedVectorEnv
+from envs.batched_frames import mat_to_quat
 from envs.vector import BenchmarkVectorEnv
 
 TASK_NAMES = list(envs.TASKS)
