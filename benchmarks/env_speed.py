@@ -41,16 +41,24 @@ from envs.benchmarks import MT10_TASKS, Benchmark
 from envs.vector import BenchmarkVectorEnv
 
 
-def best_rate(run, steps_per_call: int, calls: int, repeats: int) -> float:
-    """Steps per second of ``run()`` (one call = ``steps_per_call`` env steps), best of ``repeats``."""
+def best_rate(run, steps_per_call: int, calls: int, repeats: int, with_cpu: bool = False):
+    """Steps per second of ``run()`` (one call = ``steps_per_call`` env steps), best of ``repeats``.
+
+    ``with_cpu`` also returns the cores in use during the best run (process CPU
+    time / wall time): when threads do not raise throughput, this tells a busy
+    machine (cores in use ~ threads) from work that does not run in parallel (~1).
+    """
     run()  # warm up: thread pools, caches
-    best = float("inf")
+    best, cores = float("inf"), 0.0
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for _ in range(calls):
             run()
-        best = min(best, time.perf_counter() - start)
-    return steps_per_call * calls / best
+        wall = time.perf_counter() - start
+        if wall < best:
+            best, cores = wall, (time.process_time() - cpu) / wall
+    rate = steps_per_call * calls / best
+    return (rate, cores) if with_cpu else rate
 
 
 def single_env_stepper(env, rng):
@@ -231,16 +239,16 @@ def scaling_table(args, rng, tasks) -> None:
         calls = max(3, args.vector_calls * len(tasks) // worlds)
         for threads in thread_counts:
             vec.num_threads = threads
-            rate = best_rate(vector_stepper(vec, rng), worlds, calls, args.repeats)
+            rate, cores = best_rate(vector_stepper(vec, rng), worlds, calls, args.repeats, with_cpu=True)
             raw, pool = raw_threads_stepper(vec)
             raw_rate = best_rate(raw, worlds, calls, args.repeats)
             if pool is not None:
                 pool.shutdown()
-            rows.append([worlds, threads, rate, raw_rate, raw_rate / rate])
+            rows.append([worlds, threads, rate, cores, raw_rate, raw_rate / rate])
         vec.close()
     table(
         f"(c) batched MT10 scaling, env-steps/s ({default_threads()} cores; target: cost/raw <= 1.3 at 500 worlds)",
-        ["worlds", "threads", "batched", "raw mj_step", "cost / raw"],
+        ["worlds", "threads", "batched", "cores in use", "raw mj_step", "cost / raw"],
         rows,
     )
 

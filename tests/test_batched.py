@@ -168,6 +168,28 @@ def test_hidden_goal_and_one_hot_match_the_multi_task_env():
     run_lockstep(batched, reference, obs, 20, np.random.default_rng(4))
 
 
+def test_dynamics_variation_keeps_a_model_per_world():
+    tasks = tuple(TASK_NAMES[:2])
+    bench = envs.Benchmark("two", tasks, tasks)
+    dynamics = envs.DynamicsVariation(mass_scale=(0.5, 2.0), friction_scale=(0.5, 1.5), damping_scale=(0.5, 2.0))
+    batched = BatchedVectorEnv(bench, num_envs=4, dynamics=dynamics)
+    reference = BenchmarkVectorEnv(bench, num_envs=4, dynamics=dynamics)
+    obs, _ = batched.reset(seed=8)
+    np.testing.assert_array_equal(obs, reference.reset(seed=8)[0])
+    masses = [world.active.model.body_mass for world in batched.worlds]
+    assert not np.array_equal(masses[0], masses[2]), "two worlds of one task drew different masses"
+    run_lockstep(batched, reference, obs, 40, np.random.default_rng(5))
+
+
+def test_render_returns_one_frame_per_world():
+    vec = BatchedVectorEnv(tasks=TASK_NAMES[:1], num_envs=2, render_mode="rgb_array", width=32, height=24)
+    vec.reset(seed=0)
+    vec.step(np.zeros((2, 4)))
+    frames = vec.render()
+    assert len(frames) == 2 and all(f.shape == (24, 32, 3) for f in frames)
+    vec.close()
+
+
 def test_mat_to_quat_gives_mujocos_bits():
     rng = np.random.default_rng(0)
     quats = rng.normal(size=(4000, 4))
