@@ -109,8 +109,8 @@ class _SyntheticMetaLearner:
     """One outer update per ``step()``; the shared body of ``MSR`` and ``MAML``."""
 
     unit: ClassVar[str] = "meta_iterations"
-    default_budget: ClassVar[int] = 1000
-    default_eval_every: ClassVar[int] = 100
+    default_budget: ClassVar[int] = 3000
+    default_eval_every: ClassVar[int] = 500
     name: ClassVar[str] = ""
 
     def __init__(self, config: SyntheticMetaConfig, *, device: torch.device, seed: int) -> None:
