@@ -235,9 +235,12 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
             self._chunks = [[self._slots[i] for i in chunk] for chunk in self._chunk_indices()]
         return self._chunks
 
+    #: fewest worlds per chunk: handing a thread less work costs more than it saves
+    MIN_CHUNK = 8
+
     def _chunk_indices(self) -> list[np.ndarray]:
-        # two chunks per thread so a thread that drew cheap worlds picks up more
-        count = min(self.num_envs, 2 * self.num_threads if self.num_threads > 1 else 1)
+        # two chunks per thread, so a thread that drew cheap worlds picks up more
+        count = max(1, min(2 * self.num_threads, self.num_envs // self.MIN_CHUNK))
         return np.array_split(np.arange(self.num_envs), count)
 
     @staticmethod
@@ -249,7 +252,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
             qpos[:] = data_qpos
 
     def _simulate(self, chunks: list[list[tuple]]) -> None:
-        if self.num_threads == 1:
+        if self.num_threads == 1 or len(chunks) == 1:
             for chunk in chunks:
                 self._step_chunk(chunk)
             return

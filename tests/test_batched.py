@@ -69,8 +69,8 @@ def test_trajectories_match_single_envs_through_an_autoreset(task):
 def test_mixed_tasks_in_one_batch_with_per_world_task_switches():
     tasks = TASK_NAMES[:6] if len(TASK_NAMES) >= 6 else TASK_NAMES
     bench = envs.Benchmark("mixed", tuple(tasks), tuple(tasks))
-    batched = BatchedVectorEnv(bench, num_envs=2 * len(tasks), num_threads=3)
-    reference = BenchmarkVectorEnv(bench, num_envs=2 * len(tasks))
+    batched = BatchedVectorEnv(bench, num_envs=3 * len(tasks), num_threads=3)  # more than one chunk
+    reference = BenchmarkVectorEnv(bench, num_envs=3 * len(tasks))
     rng = np.random.default_rng(1)
     obs, _ = batched.reset(seed=3)
     np.testing.assert_array_equal(obs, reference.reset(seed=3)[0])
@@ -87,16 +87,17 @@ def test_mixed_tasks_in_one_batch_with_per_world_task_switches():
 
 
 def test_thread_count_does_not_change_results():
-    tasks = TASK_NAMES[:4]
+    tasks, worlds = TASK_NAMES[:4], 4 * BatchedVectorEnv.MIN_CHUNK  # enough worlds for several chunks
     runs = []
     for threads in (1, 2, 5):
-        vec = BatchedVectorEnv(tasks=tasks, num_envs=8, num_threads=threads)
+        vec = BatchedVectorEnv(tasks=tasks, num_envs=worlds, num_threads=threads)
         obs, _ = vec.reset(seed=0)
         rng = np.random.default_rng(2)
-        out = [np.column_stack([obs, np.zeros(8)])]
-        for _ in range(40):
-            obs, reward, *_ = vec.step(rng.uniform(-1, 1, (8, 4)))
+        out = [np.column_stack([obs, np.zeros(worlds)])]
+        for _ in range(30):
+            obs, reward, *_ = vec.step(rng.uniform(-1, 1, (worlds, 4)))
             out.append(np.column_stack([obs, reward]))
+        assert threads == 1 or vec._pool is not None, "the steps ran on the thread pool"
         vec.close()
         runs.append(np.concatenate(out))
     np.testing.assert_array_equal(runs[0], runs[1])
