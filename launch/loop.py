@@ -31,8 +31,7 @@ from launch.checkpoint import (
 )
 from launch.config import RunConfig
 from launch.runtime import capture_rng_states, preserved_rng_states, restore_rng_states
-
-METRIC_PREFIXES = ("charts/", "losses/")
+from launch.tensorboard import log_final, log_hparams_table, log_metrics, log_report
 
 
 @dataclasses.dataclass
@@ -87,80 +86,103 @@ def train(algorithm: Algorithm, run: RunConfig, *, algorithm_name: str, algorith
     ``run.keep_checkpoints``) and ``report.csv``/``report.json``; prints the
     final report table. On Ctrl-C it checkpoints and returns ``interrupted=True``.
     """
-    run_dir = run.run_dir
-    schedule = resolve_schedule(algorithm, run)
-    identity = {"algorithm": algorithm_name, "algorithm_config": config_dict(algorithm_config)}
-    resumed_from = _resume_if_asked(algorithm, run, schedule, identity)
-    progress = algorithm.progress()
-    if resumed_from is None:
-        schedule.start_at(progress)
-    remove_stale_temp_files(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    return _Training(algorithm, run, algorithm_name, config_dict(algorithm_config)).run()
 
-    # purge_step drops events logged after the checkpoint by the run that was cut off.
-    writer = SummaryWriter(str(run_dir), purge_step=progress if resumed_from else None)
-    if resumed_from is None:
-        writer.add_text("hyperparameters", _markdown_table(identity, run))
-    else:
-        print(f"resumed {run_dir} from {resumed_from} at {progress} {algorithm.unit}")
 
-    def checkpoint() -> Path:
-        schedule.wall_time_s = wall_time_before + time.perf_counter() - started
+class _Training:
+    """One call of ``train``: the loop's state and the pieces of work it schedules."""
+
+    def __init__(self, algorithm: Algorithm, run: RunConfig, algorithm_name: str, algorithm_config: dict):
+        self.algorithm, self.run_config, self.run_dir = algorithm, run, run.run_dir
+        self.name, self.config = algorithm_name, algorithm_config
+        self.schedule = resolve_schedule(algorithm, run)
+        self.resumed_from = _resume_if_asked(algorithm, run, self.schedule, {"algorithm": algorithm_name, "algorithm_config": algorithm_config})
+        self.progress = algorithm.progress()
+        if self.resumed_from is None:
+            self.schedule.start_at(self.progress)
+        remove_stale_temp_files(self.run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        # purge_step drops events logged after the checkpoint by the run that was cut off.
+        self.writer = SummaryWriter(str(self.run_dir), purge_step=self.progress if self.resumed_from else None)
+        self.last_saved = self.resumed_from
+        self.started, self.wall_time_before = time.perf_counter(), self.schedule.wall_time_s
+        # Metrics some steps report only now and then (episode ends) would be missed if the loop
+        # logged the last step's dict alone; it logs the newest value of every key since the last log.
+        self.pending_metrics: dict = {}
+        self.last_log = (self.started, self.progress)
+
+    def checkpoint(self) -> Path:
+        self.schedule.wall_time_s = self.wall_time_before + time.perf_counter() - self.started
         payload = {
-            **identity,
-            "run_config": dataclasses.asdict(run),
-            "algorithm_state": algorithm.state_dict(),
-            "loop": {"progress": progress, "schedule": dataclasses.asdict(schedule), "rng": capture_rng_states()},
+            "algorithm": self.name,
+            "algorithm_config": self.config,
+            "run_config": dataclasses.asdict(self.run_config),
+            "algorithm_state": self.algorithm.state_dict(),
+            "loop": {"progress": self.progress, "schedule": dataclasses.asdict(self.schedule), "rng": capture_rng_states()},
         }
-        return save_checkpoint(payload, checkpoint_path(run_dir, progress), run.keep_checkpoints)
+        self.last_saved = save_checkpoint(payload, checkpoint_path(self.run_dir, self.progress), self.run_config.keep_checkpoints)
+        return self.last_saved
 
-    def evaluate() -> EvalReport:
+    def evaluate(self) -> EvalReport:
         with preserved_rng_states():
-            report = algorithm.evaluate()
-        _log_report(writer, report, progress)
+            report = self.algorithm.evaluate()
+        log_report(self.writer, report, self.progress)
         return report
 
-    last_saved = resumed_from
-    report = None
-    wall_time_before = schedule.wall_time_s
-    bar = tqdm(total=schedule.budget, initial=progress, unit=f" {algorithm.unit}", disable=not run.progress_bar,
-               dynamic_ncols=True, smoothing=0.1)
-    started, units_at_start = time.perf_counter(), progress
-    interrupt = _InterruptFlag()
-    with interrupt, bar:
-        while progress < schedule.budget and not interrupt.requested:
-            metrics = algorithm.step()
-            bar.update(algorithm.progress() - progress)
-            progress = algorithm.progress()
-            if progress >= schedule.next_log:
-                elapsed = time.perf_counter() - started
-                _log_metrics(writer, metrics, progress, (progress - units_at_start) / max(elapsed, 1e-9))
-                schedule.next_log = _next_multiple(progress, schedule.log_every)
-            if progress >= schedule.next_checkpoint:
-                schedule.next_checkpoint = _next_multiple(progress, schedule.checkpoint_every)
-                last_saved = checkpoint()  # before evaluating, so a resume repeats this evaluation exactly
-            if progress >= schedule.next_eval and progress < schedule.budget:
-                schedule.next_eval = _next_multiple(progress, schedule.eval_every)
-                report = evaluate()
-                bar.set_postfix(report.summary(), refresh=False)
-                bar.write(f"[{progress} {algorithm.unit}] " + ", ".join(f"{k} {v:.3f}" for k, v in report.summary().items()))
-    if last_saved is None or _progress_of(last_saved) != progress:
-        last_saved = checkpoint()
-    if interrupt.requested:
-        writer.close()
-        print(f"interrupted at {progress} {algorithm.unit}; checkpoint {last_saved}\n"
-              f"continue with: --run.resume auto --run.name {run.name}")
-        return TrainResult(report or EvalReport(title="interrupted before the final evaluation"), run_dir,
-                           last_saved, progress, interrupted=True)
+    def log(self) -> None:
+        now = time.perf_counter()
+        rate = (self.progress - self.last_log[1]) / max(now - self.last_log[0], 1e-9)
+        log_metrics(self.writer, self.pending_metrics, self.progress, rate)
+        self.pending_metrics, self.last_log = {}, (now, self.progress)
 
-    report = evaluate()
-    report.title = f"{run.name} ({algorithm_name}, {progress} {algorithm.unit}): {report.title}"
-    writer.add_hparams(_hparams(identity, run), {f"final/{k}": v for k, v in report.summary().items()}, run_name=".")
-    writer.close()
-    report.save(run_dir / "report")
-    print(report.format())
-    print(f"report: {run_dir / 'report.csv'} and .json; checkpoint: {last_saved}")
-    return TrainResult(report, run_dir, last_saved, progress, interrupted=False)
+    def run(self) -> TrainResult:
+        try:
+            return self._run()
+        finally:
+            self.writer.close()
+
+    def _run(self) -> TrainResult:
+        algorithm, schedule, unit = self.algorithm, self.schedule, self.algorithm.unit
+        if self.resumed_from is None:
+            log_hparams_table(self.writer, self.name, self.config, self.run_config)
+        else:
+            print(f"resumed {self.run_dir} from {self.resumed_from} at {self.progress} {unit}")
+        bar = tqdm(total=schedule.budget, initial=self.progress, unit=f" {unit}", disable=not self.run_config.progress_bar,
+                   dynamic_ncols=True, smoothing=0.1)
+        interrupt = _InterruptFlag()
+        with interrupt, bar:
+            while self.progress < schedule.budget and not interrupt.requested:
+                self.pending_metrics.update(algorithm.step())
+                bar.update(algorithm.progress() - self.progress)
+                self.progress = algorithm.progress()
+                if self.progress >= schedule.next_log:
+                    schedule.next_log = _next_multiple(self.progress, schedule.log_every)
+                    self.log()
+                if self.progress >= schedule.next_checkpoint:
+                    schedule.next_checkpoint = _next_multiple(self.progress, schedule.checkpoint_every)
+                    self.checkpoint()  # before evaluating, so that a resume repeats this evaluation exactly
+                if schedule.next_eval <= self.progress < schedule.budget:
+                    schedule.next_eval = _next_multiple(self.progress, schedule.eval_every)
+                    summary = self.evaluate().summary()
+                    bar.set_postfix(summary, refresh=False)
+                    bar.write(f"[{self.progress} {unit}] " + ", ".join(f"{k} {v:.3f}" for k, v in summary.items()))
+        if self.last_saved is None or _progress_of(self.last_saved) != self.progress:
+            self.checkpoint()
+        if interrupt.requested:
+            print(f"interrupted at {self.progress} {unit}; checkpoint {self.last_saved}\n"
+                  f"continue with: --run.resume auto --run.name {self.run_config.name}")
+            return TrainResult(EvalReport(title="interrupted before the final evaluation"), self.run_dir,
+                               self.last_saved, self.progress, interrupted=True)
+        return self.finish()
+
+    def finish(self) -> TrainResult:
+        report = self.evaluate()
+        report.title = f"{self.run_config.name} ({self.name}, {self.progress} {self.algorithm.unit}): {report.title}"
+        log_final(self.writer, self.name, self.config, self.run_config, report)
+        report.save(self.run_dir / "report")
+        print(report.format())
+        print(f"report: {self.run_dir / 'report.csv'} and .json; checkpoint: {self.last_saved}")
+        return TrainResult(report, self.run_dir, self.last_saved, self.progress, interrupted=False)
 
 
 def _progress_of(path: Path) -> int:
@@ -213,37 +235,6 @@ def _differences(saved: dict, given: dict) -> str:
     keys = sorted(set(saved) | set(given))
     return "; ".join(f"{k}: checkpoint {saved.get(k, '<absent>')!r} vs now {given.get(k, '<absent>')!r}"
                      for k in keys if saved.get(k, "<absent>") != given.get(k, "<absent>"))
-
-
-def _log_metrics(writer: SummaryWriter, metrics: dict, progress: int, units_per_second: float) -> None:
-    for key, value in metrics.items():
-        if not key.startswith(METRIC_PREFIXES):
-            raise ValueError(f"step() metric {key!r} must be prefixed with one of {METRIC_PREFIXES}")
-        writer.add_scalar(key, float(value), progress)
-    writer.add_scalar("charts/units_per_second", units_per_second, progress)
-
-
-def _log_report(writer: SummaryWriter, report: EvalReport, progress: int) -> None:
-    for task, row in report.rows.items():
-        for metric, value in row.items():
-            writer.add_scalar(f"eval/{task}/{metric}", value, progress)
-    for metric, value in report.summary().items():
-        writer.add_scalar(f"eval/mean/{metric}", value, progress)
-
-
-def _flat(prefix: str, values: dict) -> dict:
-    return {f"{prefix}.{k}": v for k, v in values.items()}
-
-
-def _hparams(identity: dict, run: RunConfig) -> dict:
-    values = {"algorithm": identity["algorithm"], **_flat("algorithm", identity["algorithm_config"]),
-              **_flat("run", dataclasses.asdict(run))}
-    return {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in values.items()}
-
-
-def _markdown_table(identity: dict, run: RunConfig) -> str:
-    rows = "\n".join(f"|{k}|{v}|" for k, v in _hparams(identity, run).items())
-    return f"|param|value|\n|-|-|\n{rows}"
 
 
 class _InterruptFlag:

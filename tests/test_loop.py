@@ -70,7 +70,10 @@ class DummyRegression:
         loss.backward()
         self.optimizer.step()
         self.updates += 1
-        return {"losses/mse": loss.detach(), "charts/learning_rate": self.config.learning_rate}
+        metrics = {"losses/mse": loss.detach(), "charts/learning_rate": self.config.learning_rate}
+        if self.updates % 7 == 0:  # like an episode's return: reported only when an episode ends
+            metrics["charts/every_seventh_update"] = float(self.updates)
+        return metrics
 
     def evaluate(self) -> EvalReport:
         torch.randn(100)  # evaluation drawing from the global generator must not change training
@@ -132,6 +135,8 @@ def test_trains_to_budget_and_writes_report_checkpoints_and_tensorboard(tmp_path
     assert {"losses/mse", "charts/learning_rate", "charts/units_per_second", "eval/reach/mse", "eval/mean/mse"} <= tags
     assert [e.step for e in events.Scalars("eval/reach/mse")] == [10, 20, 25]
     assert [e.step for e in events.Scalars("losses/mse")] == [5, 10, 15, 20, 25]
+    sporadic = events.Scalars("charts/every_seventh_update")
+    assert [(e.step, e.value) for e in sporadic] == [(10, 7.0), (15, 14.0), (25, 21.0)]
     assert "hyperparameters" in "".join(events.Tags()["tensors"])
     losses = [e.value for e in events.Scalars("losses/mse")]
     assert losses[-1] < losses[0]  # it learned
