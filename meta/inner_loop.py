@@ -13,8 +13,9 @@ sharing pattern ``U``).  One ``InnerLoop`` covers all three:
 * the inner gradient is ``torch.func.grad`` of the support loss with respect
   to the parameters named as *inner*; every other parameter stays fixed
   inside the task and is learned only by the outer optimizer;
-* every inner parameter ``name`` has a learned scalar learning rate
-  ``lrs[name]`` (per-parameter-tensor, i.e. per layer for a bias-free layer);
+* every inner parameter has a learned scalar learning rate, one per
+  parameter tensor by default or one per named group (``lr_groups``, e.g.
+  a layer's weight and bias sharing one rate: the authors' "per layer" mode);
 * outer gradients flow through the inner steps (the ``create_graph`` of
   ``torch.autograd.grad``): ``torch.func.grad`` composes with ordinary autograd,
   so the adapted parameters stay differentiable functions of the
@@ -64,6 +65,7 @@ class InnerLoop(nn.Module):
         steps: int = 1,
         lr_init: float = 0.1,
         learn_lr: bool = True,
+        lr_groups: Mapping[str, str] | None = None,
         loss: LossFn = mse_loss,
     ) -> None:
         super().__init__()
@@ -85,14 +87,21 @@ class InnerLoop(nn.Module):
         self.outer_only = tuple(n for n in names if n not in self.inner)
         self.steps = steps
         self.loss = loss
+        if lr_groups is None:
+            lr_groups = {n: n for n in self.inner}
+        elif set(lr_groups) != set(self.inner):
+            raise ValueError(
+                f"lr_groups must give a group to exactly the inner parameters {sorted(self.inner)}; got {sorted(lr_groups)}"
+            )
+        self.lr_groups = {n: _lr_key(lr_groups[n]) for n in self.inner}
         self.lrs = nn.ParameterDict(
-            {_lr_key(n): nn.Parameter(torch.tensor(float(lr_init)), requires_grad=learn_lr) for n in self.inner}
+            {g: nn.Parameter(torch.tensor(float(lr_init)), requires_grad=learn_lr) for g in self.lr_groups.values()}
         )
 
     # ----------------------------------------------------------------- pieces
     def lr(self, name: str) -> Tensor:
-        """The learned inner learning rate of inner parameter ``name``."""
-        return self.lrs[_lr_key(name)]
+        """The learned inner learning rate of inner parameter ``name`` (its group's)."""
+        return self.lrs[self.lr_groups[name]]
 
     def initial(self) -> dict[str, Tensor]:
         """The inner parameters' meta-learned initialisation (live, differentiable)."""

@@ -104,6 +104,15 @@ def test_frozen_learning_rate_gets_no_gradient():
     assert all(lr.grad is None for lr in loop.lrs.values())
 
 
+def test_grouped_parameters_share_one_learned_rate():
+    loop = make(lr_groups={"head.weight": "head", "head.bias": "head"})
+    assert list(loop.lrs) == ["head"] and loop.lr("head.weight") is loop.lr("head.bias")
+    loop.batch_task_loss(*batch()).sum().backward()
+    assert loop.lrs["head"].grad is not None
+    with pytest.raises(ValueError, match="exactly the inner parameters"):
+        make(lr_groups={"head.weight": "head"})
+
+
 def test_bad_arguments_are_refused_with_what_is_accepted():
     with pytest.raises(ValueError, match="not parameters of the model.*head.bias"):
         InnerLoop(TwoPart(), ["head.weigth"])
