@@ -123,7 +123,7 @@ def pcgrad_coefficients(gram: torch.Tensor, order: torch.Tensor, eps: float = 1e
         dots = (coefficients * gram[other]).sum(1)
         conflicting = (dots < 0) & (other != rows)
         shift = torch.where(conflicting, dots / (squared_norms[other] + eps), torch.zeros_like(dots))
-        coefficients = coefficients.index_put((rows, other), -shift, accumulate=True)
+        coefficients = coefficients - shift[:, None] * (other[:, None] == rows[None, :]).to(gram.dtype)
     return coefficients
 
 
