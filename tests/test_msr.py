@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 
 import numpy as np
 import pytest
@@ -183,7 +184,10 @@ def test_exact_resume_and_seeded_runs_match():
     first = MSR(config, device=CPU, seed=3)
     for _ in range(3):
         first.step()
-    state = first.state_dict()
+    buffer = io.BytesIO()  # the loop's checkpoints go through torch.save / a weights-only torch.load
+    torch.save(first.state_dict(), buffer)
+    buffer.seek(0)
+    state = torch.load(buffer, weights_only=True)
     continued = [first.step() for _ in range(2)]
     resumed = MSR(config, device=CPU, seed=3)
     resumed.load_state_dict(state)
