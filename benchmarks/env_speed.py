@@ -26,9 +26,11 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
+import dataclasses
 import io
 import time
 import warnings
+from typing import Callable
 
 import mujoco
 import numpy as np
@@ -41,24 +43,50 @@ from envs.benchmarks import MT10_TASKS, Benchmark
 from envs.vector import BenchmarkVectorEnv
 
 
-def best_rate(run, steps_per_call: int, calls: int, repeats: int, with_cpu: bool = False):
-    """Steps per second of ``run()`` (one call = ``steps_per_call`` env steps), best of ``repeats``.
+@dataclasses.dataclass
+class Timed:
+    """One thing to time: ``run()`` makes ``steps_per_call`` env steps; ``prepare()`` runs untimed first."""
 
-    ``with_cpu`` also returns the cores in use during the best run (process CPU
-    time / wall time): when threads do not raise throughput, this tells a busy
-    machine (cores in use ~ threads) from work that does not run in parallel (~1).
+    run: Callable[[], object]
+    steps_per_call: int
+    calls: int
+    prepare: Callable[[], None] | None = None
+
+
+def measure(timed: dict[str, Timed], repeats: int) -> dict[str, tuple[float, float, float]]:
+    """Per entry: best-of-``repeats`` env-steps/s (wall clock), CPU µs per env step, cores in use.
+
+    Entries that are compared are timed in turns, so a change in the
+    machine's load hits them alike. CPU time per step (the least over the
+    repeats, all threads summed) is what a step costs, and on a machine shared
+    with other work it is steadier than wall time. Cores in use is CPU time /
+    wall time of the fastest run: when threads do not raise throughput, it
+    tells a busy machine (fewer cores in use than threads) from work that
+    does not run in parallel.
     """
-    run()  # warm up: thread pools, caches
-    best, cores = float("inf"), 0.0
+    for entry in timed.values():  # warm up: thread pools, caches
+        if entry.prepare:
+            entry.prepare()
+        entry.run()
+    wall = {name: float("inf") for name in timed}
+    cores = dict.fromkeys(timed, 0.0)
+    cpu = {name: float("inf") for name in timed}
     for _ in range(repeats):
-        start, cpu = time.perf_counter(), time.process_time()
-        for _ in range(calls):
-            run()
-        wall = time.perf_counter() - start
-        if wall < best:
-            best, cores = wall, (time.process_time() - cpu) / wall
-    rate = steps_per_call * calls / best
-    return (rate, cores) if with_cpu else rate
+        for name, entry in timed.items():
+            if entry.prepare:
+                entry.prepare()
+            start, cpu_start = time.perf_counter(), time.process_time()
+            for _ in range(entry.calls):
+                entry.run()
+            elapsed, cpu_elapsed = time.perf_counter() - start, time.process_time() - cpu_start
+            cpu[name] = min(cpu[name], cpu_elapsed)
+            if elapsed < wall[name]:
+                wall[name], cores[name] = elapsed, cpu_elapsed / elapsed
+    out = {}
+    for name, entry in timed.items():
+        steps = entry.steps_per_call * entry.calls
+        out[name] = (steps / wall[name], 1e6 * cpu[name] / steps, cores[name])
+    return out
 
 
 def single_env_stepper(env, rng):
@@ -79,10 +107,14 @@ def vector_stepper(vec, rng):
     return lambda: vec.step(actions[next(counter) % 64])
 
 
-def raw_threads_stepper(vec: BatchedVectorEnv):
-    """``mj_step(nstep=5)`` over the batched env's worlds, threaded over chunks, nothing else."""
+def raw_threads_stepper(vec: BatchedVectorEnv, threads: int | None = None):
+    """``mj_step(nstep=5)`` over the batched env's worlds, threaded over chunks, nothing else.
+
+    It steps the worlds' own ``MjData`` with the controls they hold (the batched
+    env's latest actions): the same motion the batched env simulates.
+    """
     pairs = [(world.active.model, world.active.data) for world in vec.worlds]
-    threads = vec.num_threads
+    threads = threads or vec.num_threads
     chunks = [pairs[c[0] : c[-1] + 1] for c in np.array_split(np.arange(len(pairs)), min(len(pairs), 2 * threads if threads > 1 else 1))]
 
     def step_chunk(chunk):
@@ -96,7 +128,11 @@ def raw_threads_stepper(vec: BatchedVectorEnv):
 
 
 def raw_rollout_steppers(vec: BatchedVectorEnv):
-    """``mujoco.rollout`` of one env step (5 substeps) per world, one call per task group."""
+    """``mujoco.rollout`` of one env step (5 substeps) per world, one call per task group.
+
+    Each world starts from its current state and keeps its current controls,
+    as in ``raw_threads_stepper``, so both raw paths simulate the same motion.
+    """
     runner = rollout.Rollout(nthread=vec.num_threads if vec.num_threads > 1 else 0)
     spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
     groups = []
@@ -105,7 +141,7 @@ def raw_rollout_steppers(vec: BatchedVectorEnv):
         models = [env.model for env in worlds]
         state = np.stack([_state(env, spec) for env in worlds])
         datas = [mujoco.MjData(models[0]) for _ in range(max(1, vec.num_threads))]
-        control = np.zeros((len(worlds), FRAME_SKIP, models[0].nu))
+        control = np.repeat(np.stack([env.data.ctrl for env in worlds])[:, None, :], FRAME_SKIP, axis=1)
         out_state = np.empty((len(worlds), FRAME_SKIP, state.shape[1]))
         out_sensors = np.empty((len(worlds), FRAME_SKIP, models[0].nsensordata))
         groups.append((models, datas, state, control, out_state, out_sensors))
@@ -170,12 +206,13 @@ def per_task_table(args, rng) -> None:
     for task in args.tasks:
         env = envs.get_task(task)()
         env.reset(seed=0)
-        ours = best_rate(single_env_stepper(env, rng), 1, args.single_steps, args.repeats)
-        theirs = None
+        timed = {"ours": Timed(single_env_stepper(env, rng), 1, args.single_steps)}
         if with_mw and (mw := metaworld_single(task)) is not None:
-            with quiet():
-                theirs = best_rate(single_env_stepper(mw, rng), 1, args.single_steps, args.repeats)
-        rows.append([task, ours, theirs if theirs is not None else "-", ours / theirs if theirs else "-"])
+            timed["theirs"] = Timed(single_env_stepper(mw, rng), 1, args.single_steps)
+        with quiet():
+            rates = {name: rate for name, (rate, _, _) in measure(timed, args.repeats).items()}
+        theirs = rates.get("theirs")
+        rows.append([task, rates["ours"], theirs or "-", rates["ours"] / theirs if theirs else "-"])
     table("(a) single env, env-steps/s (target: ours/Meta-World >= 5)", ["task", "ours", "Meta-World v3", "ratio"], rows)
 
 
@@ -188,44 +225,48 @@ def mt10_tasks() -> tuple[str, ...]:
 
 def mt10_table(args, rng, tasks) -> None:
     bench = Benchmark("MT10-registered", tasks, tasks)
-    threads = default_threads()
-    rows = []
+    threads, n = default_threads(), len(tasks)
     singles = [envs.get_task(t)() for t in tasks]
     for env in singles:
         env.reset(seed=0)
     steppers = [single_env_stepper(env, rng) for env in singles]
-    single = best_rate(lambda: [s() for s in steppers], len(tasks), args.vector_calls, args.repeats)
-    rows.append(["ours: single envs, one after another", len(tasks), 1, single])
-    sync = BenchmarkVectorEnv(bench, num_envs=len(tasks))
+    sync = BenchmarkVectorEnv(bench, num_envs=n)
     sync.reset(seed=0)
-    rows.append(["ours: BenchmarkVectorEnv (sync)", len(tasks), 1, best_rate(vector_stepper(sync, rng), len(tasks), args.vector_calls, args.repeats)])
-    for worlds in sorted({len(tasks), max(args.worlds)}):
+    timed = {
+        ("ours: single envs, one after another", n, 1): Timed(lambda: [s() for s in steppers], n, args.vector_calls),
+        ("ours: BenchmarkVectorEnv (sync)", n, 1): Timed(vector_stepper(sync, rng), n, args.vector_calls),
+    }
+    closers = []
+    for worlds in sorted({n, max(args.worlds)}):
         vec = BatchedVectorEnv(bench, num_envs=worlds, num_threads=threads)
         vec.reset(seed=0)
-        calls = max(3, args.vector_calls * len(tasks) // worlds)
-        rate = best_rate(vector_stepper(vec, rng), worlds, calls, args.repeats)
-        rows.append(["ours: BatchedVectorEnv", worlds, threads, rate])
+        vec.step(rng.uniform(-1, 1, (worlds, 4)))  # the raw steppers keep these controls
+        calls = max(3, args.vector_calls * n // worlds)
         raw, pool = raw_threads_stepper(vec)
-        rows.append(["raw mj_step bound, threaded", worlds, threads, best_rate(raw, worlds, calls, args.repeats)])
         run, runner = raw_rollout_steppers(vec)
-        rows.append(["raw mj_step bound, mujoco.rollout", worlds, threads, best_rate(run, worlds, calls, args.repeats)])
-        runner.close()
-        if pool is not None:
-            pool.shutdown()
-        vec.close()
-    if metaworld_available() and not args.no_metaworld:
+        timed[("ours: BatchedVectorEnv", worlds, threads)] = Timed(vector_stepper(vec, rng), worlds, calls)
+        timed[("raw mj_step bound, threaded", worlds, threads)] = Timed(raw, worlds, calls)
+        timed[("raw mj_step bound, mujoco.rollout", worlds, threads)] = Timed(run, worlds, calls)
+        closers += [runner.close, vec.close] + ([pool.shutdown] if pool else [])
+    with_mw = metaworld_available() and not args.no_metaworld
+    if with_mw:
         import gymnasium as gym
 
         with quiet():
             mw = gym.make_vec("Meta-World/MT10", vector_strategy="sync", seed=0)
             mw.reset(seed=0)
-            mw_rate = best_rate(vector_stepper(mw, rng), mw.num_envs, args.vector_calls, args.repeats)
-        rows.append(["Meta-World: MT10 SyncVectorEnv", mw.num_envs, 1, mw_rate])
-        rows = [row + [row[3] / mw_rate] for row in rows]
-        header = ["env", "worlds", "threads", "env-steps/s", "x Meta-World MT10"]
-    else:
-        header = ["env", "worlds", "threads", "env-steps/s"]
-    table(f"(b) MT10 ({len(tasks)} tasks registered: {', '.join(tasks)}), env-steps/s (target: batched >= 10x Meta-World)", header, rows)
+        timed[("Meta-World: MT10 SyncVectorEnv", mw.num_envs, 1)] = Timed(vector_stepper(mw, rng), mw.num_envs, args.vector_calls)
+    with quiet():
+        rates = measure(timed, args.repeats)
+    for close in closers:
+        close()
+    rows = [[*key, rate, cpu] for key, (rate, cpu, _) in rates.items()]
+    header = ["env", "worlds", "threads", "env-steps/s", "CPU us/step"]
+    if with_mw:
+        mw_rate, mw_cpu = rows[-1][3], rows[-1][4]
+        rows = [row + [row[3] / mw_rate, mw_cpu / row[4]] for row in rows]
+        header += ["x Meta-World (steps/s)", "x Meta-World (CPU)"]
+    table(f"(b) MT10 ({n} tasks registered: {', '.join(tasks)}), env-steps/s (target: batched >= 10x Meta-World)", header, rows)
 
 
 def scaling_table(args, rng, tasks) -> None:
@@ -236,19 +277,28 @@ def scaling_table(args, rng, tasks) -> None:
         worlds = max(worlds, len(tasks))
         vec = BatchedVectorEnv(bench, num_envs=worlds, num_threads=1)
         vec.reset(seed=0)
+        vec.step(rng.uniform(-1, 1, (worlds, 4)))
         calls = max(3, args.vector_calls * len(tasks) // worlds)
+        timed, pools = {}, []
         for threads in thread_counts:
-            vec.num_threads = threads
-            rate, cores = best_rate(vector_stepper(vec, rng), worlds, calls, args.repeats, with_cpu=True)
-            raw, pool = raw_threads_stepper(vec)
-            raw_rate = best_rate(raw, worlds, calls, args.repeats)
-            if pool is not None:
-                pool.shutdown()
-            rows.append([worlds, threads, rate, cores, raw_rate, raw_rate / rate])
+
+            def use(threads=threads):
+                vec.num_threads = threads
+
+            raw, pool = raw_threads_stepper(vec, threads)
+            pools += [pool] if pool else []
+            timed[("batched", threads)] = Timed(vector_stepper(vec, rng), worlds, calls, prepare=use)
+            timed[("raw", threads)] = Timed(raw, worlds, calls)
+        rates = measure(timed, args.repeats)
+        for threads in thread_counts:
+            (rate, cpu, cores), (raw_rate, raw_cpu, _) = rates[("batched", threads)], rates[("raw", threads)]
+            rows.append([worlds, threads, rate, cores, raw_rate, cpu, raw_cpu, cpu / raw_cpu])
+        for pool in pools:
+            pool.shutdown()
         vec.close()
     table(
         f"(c) batched MT10 scaling, env-steps/s ({default_threads()} cores; target: cost/raw <= 1.3 at 500 worlds)",
-        ["worlds", "threads", "batched", "cores in use", "raw mj_step", "cost / raw"],
+        ["worlds", "threads", "batched steps/s", "cores in use", "raw steps/s", "batched CPU us/step", "raw CPU us/step", "cost / raw (CPU)"],
         rows,
     )
 
