@@ -17,7 +17,7 @@ gradient into ``.grad`` and steps the optimizer. Methods:
   ``w @ g`` (per parameter tensor, never copied into one flat matrix). Reduction: the paper sums the projected gradients; ``mean``
   (default) divides by T so that with no conflict PCGrad equals ``none``.
 * ``cagrad``: conflict-averse gradient descent (Liu et al., NeurIPS 2021,
-  Alg. 1 and its dual problem, Eq. in Sec. 3.1): with ``g0`` the mean
+  Alg. 1 and its dual problem in Sec. 3): with ``g0`` the mean
   gradient and ``phi = c^2 |g0|^2``, minimize ``F(w) = g_w . g0 + sqrt(phi)
   |g_w|`` over the simplex (``g_w = sum_i w_i g_i``), then step along ``d =
   g0 + sqrt(phi) / |g_w| g_w``. ``F`` is written with ``G`` only and solved
@@ -30,7 +30,8 @@ gradient into ``.grad`` and steps the optimizer. Methods:
   decrease of the log losses at the new parameters on the same batch:
   ``xi <- xi - beta (J_softmax(xi)^T (log l_t - log l_{t+1}) + gamma xi)``.
   O(1) backward per step; losses must be positive (the paper's assumption),
-  so ``loss_floor`` (a known lower bound) is subtracted first.
+  so ``loss_floor`` (a known lower bound) is subtracted first. The logit step
+  is Alg. 1's plain decayed gradient step (the authors' code uses Adam).
 
 Per-task gradients come from one vectorized pass, ``vmap(grad(task_loss))``
 over the task axis with ``torch.func.functional_call``, never T backward

@@ -49,6 +49,13 @@ def test_multi_task_batches_every_task_and_logs_conflicts():
     assert -1.0 <= metrics["charts/actor_mean_cosine"] <= 1.0
 
 
+def test_several_worlds_per_task_fill_that_task():
+    agent = MTSAC(tiny(worlds_per_task=3, warmup_steps=4), device=CPU, seed=0)
+    for _ in range(6):
+        agent.step()
+    assert agent.env.num_envs == 3 and agent.progress() == 18 and agent.buffer.size.tolist() == [18]
+
+
 def test_td_target_bootstraps_through_truncation_not_termination():
     agent = MTSAC(tiny(), device=CPU, seed=0)
     shape = (1, 4)
