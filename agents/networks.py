@@ -82,7 +82,7 @@ class TanhGaussianActor(nn.Module):
         log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(raw_log_std) + 1.0)
         return mean, log_std
 
-    def sample(self, obs: torch.Tensor, task_ids: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, obs: torch.Tensor, task_ids: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Reparameterized action ``tanh(mean + std * noise)`` and its log-density.
 
         ``noise`` is standard normal of the action's shape, drawn by the caller
