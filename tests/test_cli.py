@@ -14,6 +14,7 @@ from pathlib import Path
 
 import imageio.v3 as iio
 import pytest
+import torch
 
 from launch.checkpoint import list_checkpoints
 
@@ -139,6 +140,9 @@ def test_meta_learner_trains_and_evaluates_through_the_cli(tmp_path):
         (["train", "dummy", "--algorithm.benchmark", "MT100"], True, "Did you mean 'MT10'"),
         (["eval", "no/such/run"], False, "expected a checkpoint_*.pt file or a run directory"),
         (["list", "extra"], False, "'list' takes no arguments"),
+        (["train", "dummy", "--run.budget", "0"], True, "run.budget must be a positive"),
+        pytest.param(["train", "dummy", "--run.device", "cuda"], True, "torch sees no CUDA device",
+                     marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),
     ],
 )
 def test_bad_input_exits_2_naming_what_is_accepted(args, dummy, expected):
