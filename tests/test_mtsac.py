@@ -8,9 +8,11 @@ import math
 import numpy as np
 import pytest
 import torch
+from torch.func import functional_call
 
 from agents.buffer import TransitionBatch
 from agents.mtsac import MTSAC, MTSACConfig
+from agents.surgery import per_task_gradients
 from launch.algorithm import Algorithm
 
 torch.set_num_threads(1)
@@ -47,6 +49,36 @@ def test_multi_task_batches_every_task_and_logs_conflicts():
     assert agent.progress() == 80 and agent.buffer.size.tolist() == [8] * 10
     assert 0 <= metrics["charts/critic_conflicting_pairs"] <= 45
     assert -1.0 <= metrics["charts/actor_mean_cosine"] <= 1.0
+
+
+def test_two_runs_with_one_seed_match_and_other_seeds_differ():
+    def run(seed):
+        agent = MTSAC(tiny(warmup_steps=10), device=CPU, seed=seed)
+        return [agent.step() for _ in range(40)]
+
+    assert run(5) == run(5)
+    assert run(5) != run(6)
+
+
+def test_actor_task_gradients_equal_separate_backward_passes():
+    agent = MTSAC(tiny(benchmark="MT10", task=None, conditioning="multi_head", warmup_steps=2), device=CPU, seed=0)
+    for _ in range(3):
+        agent.step()
+    batch = agent.buffer.sample(8, torch.Generator().manual_seed(0))
+    noise = torch.randn(10, 8, 4, generator=torch.Generator().manual_seed(1))
+    critic_params = {k: v.detach() for k, v in agent.critic.named_parameters()}
+
+    def actor_loss(params, task_batch):
+        obs, task_noise, task_id = task_batch
+        action, log_prob = functional_call(agent.actor, params, (obs, task_id, task_noise))
+        return (0.5 * log_prob - functional_call(agent.critic, critic_params, (obs, action, task_id)).min(-1).values).mean()
+
+    _, grads = per_task_gradients(agent.actor, actor_loss, (batch.obs, noise, batch.task_id))
+    for t in (0, 7):
+        agent.actor.zero_grad()
+        actor_loss(dict(agent.actor.named_parameters()), (batch.obs[t], noise[t], batch.task_id[t])).backward()
+        for g, p in zip(grads, agent.actor.parameters()):
+            torch.testing.assert_close(g[t], p.grad, atol=1e-5, rtol=1e-5)
 
 
 def test_several_worlds_per_task_fill_that_task():
