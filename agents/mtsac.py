@@ -44,7 +44,8 @@ class MTSACConfig:
     task: str | None = None
     """The task of an MT1 benchmark (e.g. reach); leave unset for MT10/MTALL."""
     surgery: SurgeryName = "none"
-    """How per-task gradients become one update: none, pcgrad, cagrad or famo."""
+    """How per-task gradients become one update: none, pcgrad, cagrad or famo (famo weighs the
+    critic's task losses; the actor's loss has no lower bound, so it takes their plain mean)."""
     conditioning: Conditioning = "one_hot"
     """Task conditioning: one_hot (task code appended to the input) or multi_head (plus one output head per task)."""
     hidden_sizes: tuple[int, ...] = (400, 400, 400)
