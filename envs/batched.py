@@ -23,8 +23,9 @@ does not hand back the warm start it ends with, so each env step would start
 the constraint solver cold, where the single env carries the warm start from
 step to step. On contact-rich tasks (push, pick-place) that drifts a
 trajectory apart within an episode (rewards differing by whole units), and a
-batched world must reproduce the single env. ``benchmarks/env_speed.py``
-times both physics paths.
+batched world must reproduce the single env. ``python -m
+benchmarks.env_speed`` times both physics paths; over 500 MT10 worlds they
+cost the same CPU time per env step.
 
 Autoreset mode is ``NEXT_STEP``, as in gymnasium's ``SyncVectorEnv``: a world
 whose episode ended is reset on the following ``step`` instead of being
