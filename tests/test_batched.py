@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import envs
+from envs import world
 from envs.base import MAX_EPISODE_STEPS
 from envs.batched import BatchedVectorEnv
 from envs.batched_frames import mat_to_quat
@@ -177,7 +178,7 @@ def test_dynamics_variation_keeps_a_model_per_world():
     reference = BenchmarkVectorEnv(bench, num_envs=4, dynamics=dynamics)
     obs, _ = batched.reset(seed=8)
     np.testing.assert_array_equal(obs, reference.reset(seed=8)[0])
-    masses = [world.active.model.body_mass for world in batched.worlds]
+    masses = [w.active.model.body_mass for w in batched.worlds]
     assert not np.array_equal(masses[0], masses[2]), "two worlds of one task drew different masses"
     run_lockstep(batched, reference, obs, 40, np.random.default_rng(5))
 
@@ -189,6 +190,24 @@ def test_render_returns_one_frame_per_world():
     frames = vec.render()
     assert len(frames) == 2 and all(f.shape == (24, 32, 3) for f in frames)
     vec.close()
+
+
+@pytest.mark.parametrize("task", TASK_NAMES)
+def test_frame_sensors_change_no_dynamics(task):
+    """The sensors the batched simulator reads leave the single env's physics bit for bit alone."""
+    cls = envs.get_task(task)
+    spec = world.base_spec()
+    cls.build(spec)
+    models = [spec.compile(), cls.compile_model()]
+    assert models[1].nsensordata > models[0].nsensordata
+    datas = [mujoco.MjData(m) for m in models]
+    controls = np.random.default_rng(0).uniform(-1, 1, (100, models[0].nu))
+    for ctrl in controls:
+        for model, data in zip(models, datas):
+            data.ctrl[:] = ctrl
+            mujoco.mj_step(model, data, envs.FRAME_SKIP)
+        np.testing.assert_array_equal(datas[0].qpos, datas[1].qpos)
+        np.testing.assert_array_equal(datas[0].qvel, datas[1].qvel)
 
 
 def test_mat_to_quat_gives_mujocos_bits():
