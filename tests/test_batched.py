@@ -265,3 +265,14 @@ def test_make_vec_gives_the_batched_env_for_every_benchmark_id():
         assert isinstance(vec.unwrapped, BatchedVectorEnv) and vec.unwrapped.tasks_now == list(bench.tasks("train"))
     plain = gym.make_vec("polytask/MT1", task=TASK_NAMES[0], num_envs=2, batched=False)
     assert isinstance(plain.unwrapped, BenchmarkVectorEnv)
+
+
+def test_speed_benchmark_script_prints_its_tables(capsys):
+    """A smoke run of benchmarks/env_speed.py on a tiny budget: it runs and prints; no timing is asserted."""
+    from benchmarks import env_speed
+
+    env_speed.main(["--quick", "--no-metaworld", "--tasks", TASK_NAMES[0], "--worlds", "10"])
+    out = capsys.readouterr().out
+    for title in ("(a) single env", "(b) MT10", "(c) batched MT10 scaling"):
+        assert title in out
+    assert "raw mj_step bound, mujoco.rollout" in out and "cost / raw (CPU)" in out
