@@ -14,8 +14,10 @@ Prints three tables:
     Meta-World; batched cost per step <= 1.3x raw at 500 worlds);
 (c) batched MT10 over worlds x threads, with the raw bound at each point.
 
-Every number is the best of ``--repeats`` timed runs (the least disturbed by
-other load). Run from the repository root::
+Each number is the best of several timed runs (5, or 2 with ``--quick``);
+the entries compared in one table are timed in turns, and CPU time per env
+step stands beside steps/s because it is steadier on a machine shared with
+other work. Run from the repository root::
 
     python -m benchmarks.env_speed            # full
     python -m benchmarks.env_speed --quick    # shorter runs, same tables
