@@ -173,9 +173,9 @@ class SB3Learner:
     """One SB3 model per train task, driven by the training loop: ``SB3Learner(config, device=..., seed=...)``."""
 
     unit = "env_steps"
-    #: env steps of a default MT1 run and between evaluations (per instance: times the task count)
+    #: env steps of a default MT1 run and between its evaluations (an instance scales both by its task count)
     default_budget = SB3Config.steps_per_task
-    default_eval_every = 10_000
+    default_eval_every = SB3Config.steps_per_task // 5
 
     def __init__(self, config: SB3Config, *, device: torch.device, seed: int):
         check_config(config)
@@ -187,10 +187,10 @@ class SB3Learner:
         self.default_budget = c.steps_per_task * len(self.tasks)
         self.default_eval_every = max(c.steps_per_call, self.default_budget // 5)
         vector = make_suite_vec(c.suite, c.benchmark, "train", c.task, seed=seed)
+        if list(vector.world_tasks) != list(self.tasks):
+            raise RuntimeError(f"{c.suite} {c.benchmark} worlds run {vector.world_tasks}, expected one per task {self.tasks}")
         # every world of the suite's vector env is a plain gymnasium env of one task: SB3 takes it as is
         self.worlds = list(vector.unwrapped.envs)
-        if [self._world_task(w) for w in self.worlds] != list(self.tasks):
-            raise RuntimeError(f"{c.suite} {c.benchmark} worlds run {[self._world_task(w) for w in self.worlds]}, expected one per task {self.tasks}")
         self.models = [self._new_model(world, seed + i) for i, world in enumerate(self.worlds)]
         self.outputs = [_LastDump() for _ in self.models]
         for model, output in zip(self.models, self.outputs):
@@ -198,16 +198,6 @@ class SB3Learner:
         self.callbacks = [EpisodeSuccess() for _ in self.models]
         eval_steps = None if c.suite == "metaworld" else c.eval_max_steps
         self.evaluator = make_evaluator(c.suite, c.benchmark, c.eval_split, c.task, seed=seed, max_steps=eval_steps)
-
-    def _world_task(self, world) -> str:
-        return world.task if self.config.suite == "polytask" else self._metaworld_name(world)
-
-    @staticmethod
-    def _metaworld_name(world) -> str:
-        from envs.metaworld_suite import _all_envs
-
-        names = {cls.__name__: name for name, cls in _all_envs().items()}
-        return names[type(world.unwrapped).__name__]
 
     def _new_model(self, world, seed: int) -> BaseAlgorithm:
         c = self.config
