@@ -7,6 +7,18 @@ checkpoints, resume, seeding, device choice and Ctrl-C; a learner owns none
 of these. Learners live in ``agents/`` and ``meta/`` and never import
 ``launch``: the protocol is structural, and ``EvalReport`` lives in
 ``envs.report``.
+
+Optional, used when present:
+
+- ``default_budget`` and ``default_eval_every`` (class attributes, in
+  ``unit``): what the loop uses when the run config leaves them unset;
+- ``policy()`` -> batch policy ``(obs [B, 39], task_ids [B]) -> actions [B, 4]``
+  with task ids indexing the benchmark's train tasks: what ``python -m launch
+  render --checkpoint`` drives.
+
+The loop calls ``evaluate()`` with the global python/numpy/torch generators
+saved and restored around it, so how often a run evaluates does not change
+what it learns; a learner's own generators are its own business.
 """
 
 from __future__ import annotations
