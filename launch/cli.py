@@ -66,13 +66,14 @@ def _experiment_type(algorithm: str, config_class: type) -> type:
         [
             ("algorithm", config_class, dataclasses.field(default_factory=config_class)),
             ("run", RunConfig, dataclasses.field(default_factory=RunConfig)),
+            # which preset or algorithm the user named: it names the run
             ("label", tyro.conf.Suppress[str], dataclasses.field(default=algorithm)),
         ],
         frozen=True,
     )
 
 
-def _train_choices(wanted: str) -> dict[str, tuple[object, str]]:
+def _train_choices(wanted: str | None) -> dict[str, tuple[object, str]]:
     """subcommand name -> (default experiment, description), for every algorithm and preset that imports.
     ``wanted`` must import: its failure is reported; others' failures only hide them."""
     types, choices = {}, {}
@@ -98,10 +99,11 @@ def _train_choices(wanted: str) -> dict[str, tuple[object, str]]:
 def train_command(argv: list[str]) -> int:
     from launch.experiment import run_training
 
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
-        argv = [DEFAULT_PRESET, *argv]
-    wanted = argv[0] if not argv[0].startswith("-") else DEFAULT_PRESET
-    if wanted not in ALGORITHMS and wanted not in PRESETS:
+    asks_help = argv[:1] in (["-h"], ["--help"])
+    if not asks_help and (not argv or argv[0].startswith("-")):
+        argv = [DEFAULT_PRESET, *argv]  # options alone apply to the default preset
+    wanted = None if asks_help else argv[0]
+    if wanted is not None and wanted not in ALGORITHMS and wanted not in PRESETS:
         known = sorted({*ALGORITHMS, *PRESETS})
         close = difflib.get_close_matches(wanted, known, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
@@ -109,9 +111,10 @@ def train_command(argv: list[str]) -> int:
     choices = _train_choices(wanted)
     union = Union[tuple(Annotated[type(default), tyro.conf.subcommand(name, default=default, description=text)]
                         for name, (default, text) in choices.items())]
-    experiment = tyro.cli(union, args=argv, prog=f"{PROG} train", default=choices.get(DEFAULT_PRESET, (None,))[0])
-    result = run_training(experiment.label if experiment.label in ALGORITHMS else PRESETS[experiment.label].algorithm,
-                          experiment.algorithm, experiment.run, label=experiment.label)
+    default = {"default": choices[DEFAULT_PRESET][0]} if DEFAULT_PRESET in choices else {}
+    experiment = tyro.cli(union, args=argv, prog=f"{PROG} train", **default)
+    algorithm = experiment.label if experiment.label in ALGORITHMS else PRESETS[experiment.label].algorithm
+    result = run_training(algorithm, experiment.algorithm, experiment.run, label=experiment.label)
     return EXIT_INTERRUPTED if result.interrupted else 0
 
 
