@@ -45,18 +45,28 @@ def _import(name: str, target: str):
 
 @dataclasses.dataclass(frozen=True)
 class Preset:
-    """A named experiment: an algorithm, overrides of its config's fields and of ``RunConfig``'s."""
+    """A named experiment: an algorithm, overrides of its config's fields and of ``RunConfig``'s.
+
+    ``base`` ("module:NAME") starts from a config instance a learner's module
+    publishes (its measured settings) instead of the config class's defaults.
+    """
 
     name: str
     algorithm: str
     summary: str
     config: Mapping = dataclasses.field(default_factory=dict)
     run: Mapping = dataclasses.field(default_factory=dict)
+    base: str | None = None
 
     def build(self):
         """(algorithm config, run config) of this preset."""
         _, config_class = get_algorithm(self.algorithm).load()
-        return override(config_class(), self.config, f"preset {self.name!r}"), override(RunConfig(), self.run, f"preset {self.name!r}")
+        where = f"preset {self.name!r}"
+        values = dict(self.config)
+        if self.base is not None:
+            base = _import(self.algorithm, self.base)
+            values = {**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)}, **values}
+        return override(config_class(), values, where), override(RunConfig(), self.run, where)
 
 
 def override(config, values: Mapping, where: str):
@@ -117,6 +127,14 @@ register_algorithm(AlgorithmSpec(
     "multi-task SAC (task-conditioned, per-task temperature) with optional gradient surgery",
 ))
 register_algorithm(AlgorithmSpec(
+    "sb3-sac", "agents.sb3:SB3Learner", "agents.sb3:SB3SACConfig",
+    "stable-baselines3 SAC, one model per task (polytask or Meta-World environments)",
+))
+register_algorithm(AlgorithmSpec(
+    "sb3-ppo", "agents.sb3:SB3Learner", "agents.sb3:SB3PPOConfig",
+    "stable-baselines3 PPO, one model per task (polytask or Meta-World environments)",
+))
+register_algorithm(AlgorithmSpec(
     "msr", "meta.symmetry:MSR", "meta.symmetry:MSRConfig",
     "meta-learning symmetries by reparameterization: learns weight-sharing across tasks",
 ))
@@ -140,6 +158,8 @@ register_preset(Preset("mt1-reach-sac", "mtsac", "single-task SAC on reach (MT1)
                        config={"benchmark": "MT1", "task": "reach", "surgery": "none", "hidden_sizes": (256, 256),
                                "warmup_steps": 1_000, "eval_episodes_per_task": 10},
                        run={"budget": 20_000, "eval_every": 5_000}))
+register_preset(Preset("mt1-reach-sb3-sac", "sb3-sac", "SB3 SAC on reach with the settings agents.sb3 measured to learn it",
+                       base="agents.sb3:REACH_SAC", run={"budget": 50_000, "eval_every": 10_000}))
 register_preset(Preset("msr-k1", "msr", "MSR-FC on the k1 symmetry problems (convolution-generated tasks)",
                        config={"problem": "k1"}))
 register_preset(Preset("maml-k1", "maml", "MAML with a conv layer on the k1 symmetry problems (MSR's baseline)",

@@ -175,7 +175,8 @@ def list_command(argv: list[str]) -> int:
             print(f"  {name:<24} UNAVAILABLE ({error})")
     print(f"\npresets (default: {DEFAULT_PRESET})")
     for name, preset in PRESETS.items():
-        settings = ", ".join(f"{k}={v}" for k, v in {**preset.config, **{f"run.{k}": v for k, v in preset.run.items()}}.items())
+        base = {"from": preset.base} if preset.base else {}
+        settings = ", ".join(f"{k}={v}" for k, v in {**base, **preset.config, **{f"run.{k}": v for k, v in preset.run.items()}}.items())
         print(f"  {name:<24} {preset.algorithm}: {preset.summary}" + (f" ({settings})" if settings else ""))
     return 0
 

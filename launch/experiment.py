@@ -1,5 +1,5 @@
 """From names and configs to a running learner: prepare the process (seed,
-determinism, device), validate names, build the learner, train it; and
+determinism, device), build the learner, train it; and
 rebuild a trained learner from a checkpoint for ``eval`` and ``render``."""
 
 from __future__ import annotations
@@ -8,8 +8,7 @@ import dataclasses
 
 import torch
 
-from envs.benchmarks import BENCHMARKS, Benchmark, get_benchmark
-from envs.registry import TASKS, unknown_name_error
+from envs.benchmarks import Benchmark, get_benchmark
 from launch.algorithms import config_from_dict, get_algorithm
 from launch.checkpoint import load_checkpoint
 from launch.config import RunConfig
@@ -30,17 +29,6 @@ def prepare(run: RunConfig) -> torch.device:
     return device
 
 
-def validate_names(config) -> None:
-    """Unknown benchmark or task names fail here, with near matches, before any work starts."""
-    benchmark, task = getattr(config, "benchmark", None), getattr(config, "task", None)
-    if isinstance(task, str) and task not in TASKS:
-        raise UsageError(str(unknown_name_error("task", task, TASKS)))
-    if isinstance(benchmark, str):
-        family = benchmark.split("-", 1)[0] if benchmark.split("-", 1)[0] in ("MT1", "ML1") else benchmark
-        if family not in BENCHMARKS:
-            raise UsageError(str(unknown_name_error("benchmark", benchmark, BENCHMARKS)))
-
-
 def benchmark_of(config) -> Benchmark:
     """The benchmark an RL learner's config trains on (``benchmark`` plus ``task`` for MT1/ML1)."""
     name, task = getattr(config, "benchmark", None), getattr(config, "task", None)
@@ -56,7 +44,6 @@ def benchmark_of(config) -> Benchmark:
 def build(algorithm_name: str, config, run: RunConfig):
     """Prepare the process and construct the learner (its constructor's ValueErrors are usage errors)."""
     learner_class, _ = get_algorithm(algorithm_name).load()
-    validate_names(config)
     device = prepare(run)
     try:
         return learner_class(config, device=device, seed=run.seed)

@@ -58,7 +58,10 @@ def _policy(args: RenderArgs):
     algorithm, name, config, path = restore(args.checkpoint, args.device)
     if not hasattr(algorithm, "policy"):
         raise UsageError(f"{name} offers no policy() to render; only RL learners (e.g. mtsac) can be rendered")
-    tasks = benchmark_of(config).tasks("train")
+    if getattr(config, "suite", "polytask") != "polytask":
+        raise UsageError(f"{path} was trained on {config.suite}'s environments; render shows polytask's tasks only")
+    # policy() task ids index the learner's train tasks
+    tasks = tuple(getattr(algorithm, "tasks", None) or benchmark_of(config).tasks("train"))
     if args.task not in tasks:
         raise UsageError(f"{path} was trained on {', '.join(tasks)}; it has no policy for {args.task!r}")
     batch_policy, task_id = algorithm.policy(), np.array([tasks.index(args.task)])

@@ -197,6 +197,9 @@ TINY_CONFIGS = {
     "mtsac": ("agents.mtsac", "MTSACConfig", {
         "benchmark": "MT1", "task": "reach", "surgery": "pcgrad", "hidden_sizes": (16, 16), "per_task_batch": 8,
         "warmup_steps": 10, "buffer_capacity_per_task": 500, "eval_episodes_per_task": 1, "eval_max_steps": 15}),
+    "sb3-sac": ("agents.sb3", "SB3SACConfig", {
+        "steps_per_call": 5, "learning_starts": 10, "net_arch": (16, 16), "batch_size": 8, "buffer_size": 500,
+        "eval_episodes_per_task": 1, "eval_max_steps": 15}),
     "msr": ("meta.symmetry", "MSRConfig", {"meta_batch": 4, "eval_tasks": 8, "num_tasks": 200}),
     "maml": ("meta.symmetry", "MAMLConfig", {"meta_batch": 4, "eval_tasks": 8, "num_tasks": 200}),
 }
