@@ -181,7 +181,9 @@ class _Training:
         log_final(self.writer, self.name, self.config, self.run_config, report)
         report.save(self.run_dir / "report")
         print(report.format())
-        print(f"report: {self.run_dir / 'report.csv'} and .json; checkpoint: {self.last_saved}")
+        wall_time = self.wall_time_before + time.perf_counter() - self.started
+        print(f"report: {self.run_dir / 'report.csv'} and .json; checkpoint: {self.last_saved}; "
+              f"training took {wall_time:.0f} s (all sessions of this run)")
         return TrainResult(report, self.run_dir, self.last_saved, self.progress, interrupted=False)
 
 
