@@ -134,6 +134,7 @@ def test_meta_learner_trains_and_evaluates_through_the_cli(tmp_path):
 @pytest.mark.parametrize(
     "args, dummy, expected",
     [
+        ([], False, "usage: python -m launch COMMAND"),
         (["trian"], False, "Did you mean 'train'"),
         (["train", "mt10-pcgrd"], False, "Did you mean 'mt10-pcgrad'"),
         (["render", "--task", "rech", "--out", "x.gif"], False, "Did you mean 'reach'"),
