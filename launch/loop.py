@@ -86,6 +86,8 @@ def train(algorithm: Algorithm, run: RunConfig, *, algorithm_name: str, algorith
     ``run.keep_checkpoints``) and ``report.csv``/``report.json``; prints the
     final report table. On Ctrl-C it checkpoints and returns ``interrupted=True``.
     """
+    if run.name is None:
+        run = dataclasses.replace(run, name=f"{algorithm_name}-s{run.seed}")
     return _Training(algorithm, run, algorithm_name, config_dict(algorithm_config)).run()
 
 
