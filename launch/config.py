@@ -26,8 +26,9 @@ class RunConfig:
     """Seeds python's, numpy's and torch's generators and the algorithm."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """Where tensors live; auto: cuda when available, else cpu."""
-    # One thread by default: MTSAC's update ran 40x slower with 2 threads than with 1 on a
-    # loaded 2-core machine (threads spinning against other processes for the same cores).
+    # One thread by default: MTSAC's small-network updates ran 16x (load 2) to 40x (load 6)
+    # slower with 2 threads than with 1 on a 2-core machine: threads spin against other
+    # processes for the same cores.
     cpu_threads: int = 1
     """Torch CPU threads (0: torch's default, all cores); small networks gain little from more."""
     deterministic: bool = False
