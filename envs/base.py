@@ -24,6 +24,7 @@ group of worlds at once.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -125,6 +126,7 @@ class PolytaskEnv(gym.Env):
         self.model = self.compile_model()
         self.data = mujoco.MjData(self.model)
         self._ids = self._lookup_ids()
+        self._cache_views()
         names = [self.model.camera(i).name for i in range(self.model.ncam)]
         if camera not in names:
             raise ValueError(f"unknown camera {camera!r}; this task has: {', '.join(names)}")
@@ -256,6 +258,7 @@ class PolytaskEnv(gym.Env):
             self._variation = None if variation is None else int(variation)
         rng = self.np_random if self._variation is None else np.random.default_rng(self._variation)
         mujoco.mj_resetData(self.model, self.data)
+        self._ctrl_scale = HAND_STEP / (FRAME_SKIP * self.model.opt.timestep)
         ids = self._ids
         self.data.qpos[ids["hand_qpos"]] = self.hand_init
         self.data.act[ids["hand_act"]] = self.hand_init
@@ -293,45 +296,60 @@ class PolytaskEnv(gym.Env):
         m.dof_damping[ids["object_dofs"]] *= damping
 
     def step(self, action):
-        action = np.asarray(action, dtype=np.float64)
+        # Per-step Python is kept to scalar work on cached views: for these small
+        # models it costs as much as the physics (see benchmarks/env_speed.py).
+        action = np.array(action, dtype=np.float64)
         if action.shape != (ACTION_DIM,):
             raise ValueError(f"action must have shape ({ACTION_DIM},), got {action.shape}")
-        if not np.all(np.isfinite(action)):
+        values = action.tolist()
+        if not all(map(math.isfinite, values)):
             raise ValueError(f"action must be finite, got {action}")
-        action = np.clip(action, -1.0, 1.0)
-        ids = self._ids
+        dx, dy, dz, grip = [min(max(v, -1.0), 1.0) for v in values]
+        action[:] = dx, dy, dz, grip
         # ctrl is the hand target's velocity; one env step lasts FRAME_SKIP * timestep
-        self.data.ctrl[ids["hand_ctrl"]] = action[:3] * (HAND_STEP / (FRAME_SKIP * self.model.opt.timestep))
-        self.data.ctrl[ids["finger_ctrl"]] = action[3]
+        scale, ctrl, (cx, cy, cz), (left, right) = self._ctrl_scale, self._ctrl, self._hand_ctrl, self._finger_ctrl
+        ctrl[cx], ctrl[cy], ctrl[cz] = dx * scale, dy * scale, dz * scale
+        ctrl[left] = ctrl[right] = grip
         mujoco.mj_step(self.model, self.data, nstep=FRAME_SKIP)
         frame = self._frame()
-        obs = self._observation(frame)
+        obs = np.concatenate((frame, self._previous_frame, self.goal))
         self._previous_frame = frame
         # the reward sees the goal even when the agent does not
         reward, info = self.evaluate(obs, action)
-        obs = self._visible(obs)
+        reward, info = float(reward), {key: float(value) for key, value in info.items()}
+        if not self.goal_observable:
+            obs[36:39] = 0.0
         self._last_obs = obs.copy()
         self._steps += 1
-        truncated = self._steps >= MAX_EPISODE_STEPS
-        info = {key: float(value) for key, value in info.items()}
-        return obs, float(reward), False, truncated, info
+        return obs, reward, False, self._steps >= MAX_EPISODE_STEPS, info
 
     # --------------------------------------------------------- observation
+    def _cache_views(self) -> None:
+        """Views of the ``MjData`` arrays and plain-int indices that every step reads."""
+        d, ids = self.data, self._ids
+        self._ctrl, self._qpos, self._site_xpos, self._site_xmat = d.ctrl, d.qpos, d.site_xpos, d.site_xmat
+        self._hand_ctrl = tuple(int(i) for i in ids["hand_ctrl"])
+        self._finger_ctrl = tuple(int(i) for i in ids["finger_ctrl"])
+        self._finger_qpos = tuple(int(i) for i in ids["finger_qpos"])
+        self._tcp = int(ids["tcp"])
+        self._object_slots = tuple((4 + 7 * k, int(site)) for k, site in enumerate(ids["objects"]))
+        self._ctrl_scale = HAND_STEP / (FRAME_SKIP * self.model.opt.timestep)
+
     def _frame(self) -> np.ndarray:
         """The 18 numbers of one frame: hand, gripper opening, two object poses."""
-        d, ids = self.data, self._ids
+        site_xpos, qpos = self._site_xpos, self._qpos
+        left, right = self._finger_qpos
         frame = np.zeros(18)
-        frame[0:3] = d.site_xpos[ids["tcp"]]
-        frame[3] = np.clip(d.qpos[ids["finger_qpos"]].sum() / 0.08, 0.0, 1.0)
-        for k, site in enumerate(ids["objects"]):
-            start = 4 + 7 * k
-            frame[start : start + 3] = d.site_xpos[site]
-            mujoco.mju_mat2Quat(frame[start + 3 : start + 7], d.site_xmat[site])
+        frame[0:3] = site_xpos[self._tcp]
+        frame[3] = min(max((qpos[left] + qpos[right]) / 0.08, 0.0), 1.0)
+        for start, site in self._object_slots:
+            frame[start : start + 3] = site_xpos[site]
+            mujoco.mju_mat2Quat(frame[start + 3 : start + 7], self._site_xmat[site])
         return frame
 
     def _observation(self, frame: np.ndarray) -> np.ndarray:
         """The full observation, goal included: what ``evaluate`` scores."""
-        return np.concatenate([frame, self._previous_frame, self.goal])
+        return np.concatenate((frame, self._previous_frame, self.goal))
 
     def _visible(self, obs: np.ndarray) -> np.ndarray:
         """What the agent sees: the goal zeroed when it is hidden."""
