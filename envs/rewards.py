@@ -10,18 +10,35 @@ simulator evaluates a whole group of worlds in one call.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+
+def _scalar(*values) -> bool:
+    """True when every value is a plain or numpy float: the single-env case.
+
+    There each helper below takes a ``math`` path, because numpy's per-call
+    cost on 0-d values is ten to a hundred times the arithmetic. Both paths
+    compute the same formula.
+    """
+    for value in values:
+        if not isinstance(value, float):
+            return False
+    return True
 
 
 def _sigmoid(x: np.ndarray, value_at_margin: float, kind: str) -> np.ndarray:
     if kind == "gaussian":
-        scale = np.sqrt(-2.0 * np.log(value_at_margin))
-        return np.exp(-0.5 * (x * scale) ** 2)
+        scale = math.sqrt(-2.0 * math.log(value_at_margin))
+        return math.exp(-0.5 * (x * scale) ** 2) if _scalar(x) else np.exp(-0.5 * (x * scale) ** 2)
     if kind == "long_tail":
-        scale = np.sqrt(1.0 / value_at_margin - 1.0)
+        scale = math.sqrt(1.0 / value_at_margin - 1.0)
         return 1.0 / ((x * scale) ** 2 + 1.0)
     if kind == "linear":
         scaled = x * (1.0 - value_at_margin)
+        if _scalar(scaled):
+            return 1.0 - scaled if abs(scaled) < 1.0 else 0.0
         return np.where(np.abs(scaled) < 1.0, 1.0 - scaled, 0.0)
     raise ValueError(f"unknown sigmoid {kind!r}; expected 'gaussian', 'long_tail' or 'linear'")
 
@@ -33,6 +50,12 @@ def tolerance(x, bounds=(0.0, 0.0), margin=0.0, sigmoid="long_tail", value_at_ma
         raise ValueError(f"tolerance bounds must be ordered, got {bounds}")
     if margin < 0:
         raise ValueError(f"tolerance margin must be >= 0, got {margin}")
+    if _scalar(x):
+        if lower <= x <= upper:
+            return 1.0
+        if margin == 0:
+            return 0.0
+        return float(_sigmoid((lower - x if x < lower else x - upper) / margin, value_at_margin, sigmoid))
     x = np.asarray(x, dtype=np.float64)
     in_bounds = (lower <= x) & (x <= upper)
     if margin == 0:
@@ -43,26 +66,59 @@ def tolerance(x, bounds=(0.0, 0.0), margin=0.0, sigmoid="long_tail", value_at_ma
 
 def hamacher_product(a, b):
     """Fuzzy AND of two values in [0, 1]: a*b / (a + b - a*b), and 0 where both are 0."""
+    if _scalar(a, b):
+        denominator = a + b - a * b
+        return a * b / denominator if denominator > 0 else 0.0
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     denominator = a + b - a * b
     return np.where(denominator > 0, a * b / np.where(denominator > 0, denominator, 1.0), 0.0)
 
 
+def norm(v):
+    """Euclidean norm along the last axis (a float for a 1-d ``v``)."""
+    v = np.asarray(v)
+    if v.ndim == 1:
+        return math.sqrt(v @ v)
+    return np.linalg.norm(v, axis=-1)
+
+
 def distance(a, b):
-    """Euclidean distance along the last axis."""
-    return np.linalg.norm(np.asarray(a) - np.asarray(b), axis=-1)
+    """Euclidean distance along the last axis (a float for 1-d points)."""
+    return norm(np.subtract(a, b))
+
+
+def select(condition, if_true, if_false):
+    """``np.where`` that stays a plain float when ``condition`` is a single bool."""
+    if isinstance(condition, (bool, np.bool_)) and _scalar(if_true, if_false):
+        return if_true if condition else if_false
+    return np.where(condition, if_true, if_false)
+
+
+def clip(x, low: float, high: float):
+    """``np.clip`` that stays a plain float for a float ``x``."""
+    if _scalar(x):
+        return min(max(x, low), high)
+    return np.clip(x, low, high)
 
 
 def closeness(dist, initial_dist, tight: float):
     """Long-tail reward for bringing ``dist`` from ``initial_dist`` down to ``tight``."""
-    margin = np.maximum(np.asarray(initial_dist, dtype=np.float64) - tight, 1e-6)
+    if _scalar(initial_dist):
+        margin = max(initial_dist - tight, 1e-6)
+    else:
+        margin = np.maximum(np.asarray(initial_dist, dtype=np.float64) - tight, 1e-6)
     return tolerance_margin_array(dist, (0.0, tight), margin)
 
 
 def tolerance_margin_array(x, bounds, margin):
     """``tolerance`` with a per-element (array) margin and the long-tail sigmoid."""
     lower, upper = bounds
+    if _scalar(x, margin):
+        if lower <= x <= upper:
+            return 1.0
+        d = (lower - x if x < lower else x - upper) / margin
+        return 1.0 / ((d * 3.0) ** 2 + 1.0)
     x = np.asarray(x, dtype=np.float64)
     margin = np.asarray(margin, dtype=np.float64)
     in_bounds = (lower <= x) & (x <= upper)
@@ -78,5 +134,8 @@ def grasp_reward(hand, gripper_opening, obj, object_radius: float, reach_margin:
     """
     hand_to_obj = distance(hand, obj)
     near = tolerance(hand_to_obj, (0.0, object_radius), reach_margin, "long_tail")
+    if _scalar(gripper_opening, hand_to_obj):
+        closed = 1.0 - min(max(gripper_opening, 0.0), 1.0)
+        return hamacher_product(near, 0.5 + 0.5 * closed * (hand_to_obj < 2 * object_radius))
     closed = 1.0 - np.clip(np.asarray(gripper_opening, dtype=np.float64), 0.0, 1.0)
     return hamacher_product(near, 0.5 + 0.5 * closed * (hand_to_obj < 2 * object_radius))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from envs.rewards import norm
+
 HAND = slice(0, 3)
 GRIPPER = 3
 OBJ1 = slice(4, 7)
@@ -15,6 +17,9 @@ GOAL = slice(36, 39)
 OPEN, CLOSE = -1.0, 1.0
 
 
+_SCALARS = (float, int, bool, np.bool_, np.floating, np.integer)
+
+
 def move(hand: np.ndarray, target: np.ndarray, grip: float, gain: float = 25.0) -> np.ndarray:
     """Expert action: a proportional step of the hand towards ``target``."""
     delta = np.clip(gain * (np.asarray(target) - hand), -1.0, 1.0)
@@ -22,11 +27,14 @@ def move(hand: np.ndarray, target: np.ndarray, grip: float, gain: float = 25.0) 
 
 
 def horizontal_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.linalg.norm(np.asarray(a)[..., :2] - np.asarray(b)[..., :2], axis=-1)
+    return norm(np.asarray(a)[..., :2] - np.asarray(b)[..., :2])
 
 
 def info(success, near_object=0.0, grasp_success=0.0, grasp_reward=0.0, in_place_reward=0.0, obj_to_target=0.0, unscaled_reward=0.0):
-    """The ``INFO_KEYS`` dict, every value a float array broadcast to one batch shape."""
+    """The ``INFO_KEYS`` dict, every value a float array broadcast to one batch shape.
+
+    When every value is a scalar (one world), the values are plain floats.
+    """
     values = dict(
         success=success,
         near_object=near_object,
@@ -36,5 +44,10 @@ def info(success, near_object=0.0, grasp_success=0.0, grasp_reward=0.0, in_place
         obj_to_target=obj_to_target,
         unscaled_reward=unscaled_reward,
     )
+    for value in values.values():
+        if not isinstance(value, _SCALARS):
+            break
+    else:  # a single world: plain floats, without numpy's per-call cost
+        return {key: float(value) for key, value in values.items()}
     arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in values.values()))
     return {key: np.array(array) for key, array in zip(values, arrays)}

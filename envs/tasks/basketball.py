@@ -25,7 +25,7 @@ import numpy as np
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
-from envs.rewards import grasp_reward
+from envs.rewards import grasp_reward, norm, select
 from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, OBJ2, OPEN, horizontal_distance, info, move
 from envs.tasks.peg_insert_side import carry_reward, scaled_in_place
 
@@ -44,7 +44,7 @@ DROP_HEIGHT = 0.055
 def ball_held(obs: np.ndarray) -> np.ndarray:
     """Fingertips at the ball's grasp point, fingers on the ball, ball off the table."""
     grasp = obs[..., OBJ1] - np.array([0.0, 0.0, GRASP_BELOW_CENTRE])
-    near = np.linalg.norm(obs[..., HAND] - grasp, axis=-1) < 0.025
+    near = norm(obs[..., HAND] - grasp) < 0.025
     on_ball = (obs[..., GRIPPER] > HOLD_OPENING[0]) & (obs[..., GRIPPER] < HOLD_OPENING[1])
     lifted = obs[..., OBJ1][..., 2] > BALL_RADIUS + 0.01
     return near & on_ball & lifted
@@ -83,10 +83,10 @@ class Basketball(PolytaskEnv):
         )
         grasp_target = obs[..., OBJ1] - np.array([0.0, 0.0, GRASP_BELOW_CENTRE])
         held = ball_held(obs)
-        grasp = np.where(held, 1.0, grasp_reward(obs[..., HAND], obs[..., GRIPPER], grasp_target, BALL_RADIUS))
+        grasp = select(held, 1.0, grasp_reward(obs[..., HAND], obs[..., GRIPPER], grasp_target, BALL_RADIUS))
         success = ball_to_goal <= SUCCESS_DISTANCE
-        reward = np.where(success, 10.0, carry_reward(grasp, in_place, held))
-        near = np.linalg.norm(obs[..., HAND] - grasp_target, axis=-1) <= 0.03
+        reward = select(success, 10.0, carry_reward(grasp, in_place, held))
+        near = norm(obs[..., HAND] - grasp_target) <= 0.03
         return reward, info(
             success,
             near_object=near,

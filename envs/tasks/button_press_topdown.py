@@ -21,7 +21,7 @@ import numpy as np
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
-from envs.rewards import closeness, hamacher_product
+from envs.rewards import closeness, hamacher_product, norm, select
 from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, horizontal_distance, info, move
 
 #: how far the button travels down to the end of its joint range (button.xml)
@@ -52,15 +52,15 @@ class ButtonPressTopdown(PolytaskEnv):
         cap = obs[..., OBJ1]
         init_cap = self.init_obs[..., OBJ1]
         pressed_height = init_cap[..., 2] - TRAVEL
-        hand_to_cap = np.linalg.norm(obs[..., HAND] - cap, axis=-1)
-        hand_to_cap_init = np.linalg.norm(self.init_obs[..., HAND] - init_cap, axis=-1)
-        depth_to_goal = np.abs(cap[..., 2] - pressed_height)
+        hand_to_cap = norm(obs[..., HAND] - cap)
+        hand_to_cap_init = norm(self.init_obs[..., HAND] - init_cap)
+        depth_to_goal = abs(cap[..., 2] - pressed_height)
 
         fingers_closed = 1.0 - obs[..., GRIPPER]
         near_cap = closeness(hand_to_cap, hand_to_cap_init, 0.01)
         pressed = closeness(depth_to_goal, TRAVEL, 0.005)
         touching = hand_to_cap <= PRESS_CONTACT_DISTANCE
-        reward = 5.0 * hamacher_product(fingers_closed, near_cap) + 5.0 * np.where(touching, pressed, 0.0)
+        reward = 5.0 * hamacher_product(fingers_closed, near_cap) + 5.0 * select(touching, pressed, 0.0)
         success = depth_to_goal <= SUCCESS_DEPTH
         return reward, info(
             success,

@@ -24,6 +24,7 @@ observation alone: reward and success stay right when the goal is hidden.
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import numpy as np
@@ -31,7 +32,7 @@ import numpy as np
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
-from envs.rewards import closeness, distance
+from envs.rewards import closeness, distance, select
 from envs.tasks._common import HAND, OBJ1, QUAT1, info
 from envs.tasks.drawer_open import loop_handle_action
 
@@ -50,15 +51,22 @@ SWING_LEAD = 0.12
 def door_angle(quat: np.ndarray) -> np.ndarray:
     """The hinge angle (about -z) from the handle's (w, x, y, z) quaternion; broadcasts."""
     quat = np.asarray(quat, dtype=np.float64)
+    if quat.ndim == 1:  # one world: math on floats is far cheaper than numpy on 0-d arrays
+        w, z = float(quat[0]), float(quat[3])
+        sign = -1.0 if w < 0 else 1.0
+        return 2.0 * math.atan2(-z * sign, w * sign)
     sign = np.where(quat[..., 0] < 0, -1.0, 1.0)  # q and -q are the same rotation
     return 2.0 * np.arctan2(-quat[..., 3] * sign, quat[..., 0] * sign)
 
 
 def swing(point: np.ndarray, angle) -> np.ndarray:
     """``point`` (door frame) turned by the hinge ``angle`` about -z; broadcasts over angles."""
+    x, y, z = point[0], point[1], point[2]
+    if isinstance(angle, float):
+        cos, sin = math.cos(angle), math.sin(angle)
+        return np.array([x * cos + y * sin, -x * sin + y * cos, z])
     angle = np.asarray(angle, dtype=np.float64)[..., None]
     cos, sin = np.cos(angle), np.sin(angle)
-    x, y, z = point[0], point[1], point[2]
     return np.concatenate([x * cos + y * sin, -x * sin + y * cos, z + 0.0 * cos], axis=-1)
 
 
@@ -105,7 +113,7 @@ class DoorTask(PolytaskEnv):
     def goal_from(self, init_obs: np.ndarray) -> np.ndarray:
         """The goal implied by the initial handle pose; broadcasts over leading axes."""
         hinge = hinge_from(init_obs[..., OBJ1], door_angle(init_obs[..., QUAT1]))
-        return hinge + swing(HANDLE, np.full(hinge.shape[:-1], self.goal_angle))
+        return hinge + swing(HANDLE, self.goal_angle if hinge.ndim == 1 else np.full(hinge.shape[:-1], self.goal_angle))
 
     @staticmethod
     def fingertips_to_loop(obs: np.ndarray) -> np.ndarray:
@@ -121,7 +129,7 @@ class DoorTask(PolytaskEnv):
         moved = closeness(handle_to_goal, distance(self.init_obs[..., OBJ1], goal), 0.04)
         success = handle_to_goal <= self.success_distance
         shaped = 2.0 * reach + 8.0 * moved
-        reward = np.where(success, 10.0, shaped)
+        reward = select(success, 10.0, shaped)
         return reward, info(
             success,
             near_object=tcp_to_loop <= 0.03,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from envs.registry import register_task
-from envs.rewards import closeness, distance
+from envs.rewards import closeness, distance, select
 from envs.tasks._common import OBJ1, info
 from envs.tasks.drawer_open import TRAVEL, DrawerTask, drawer_expert
 
@@ -43,7 +43,7 @@ class DrawerClose(DrawerTask):
         in_place = closeness(handle_to_goal, distance(self.init_obs[..., OBJ1], goal), IN_PLACE_DISTANCE)
         success = handle_to_goal <= self.success_distance
         shaped = 3.0 * reach + 7.0 * in_place
-        reward = np.where(success, 10.0, shaped)
+        reward = select(success, 10.0, shaped)
         return reward, info(
             success,
             near_object=tcp_to_loop <= 0.03,

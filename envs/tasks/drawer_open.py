@@ -29,7 +29,7 @@ import numpy as np
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
-from envs.rewards import closeness, distance
+from envs.rewards import closeness, distance, norm
 from envs.tasks._common import CLOSE, HAND, OBJ1, horizontal_distance, info, move
 
 #: the drawer's travel along -y between closed and fully pulled out (the joint range)
@@ -104,9 +104,9 @@ class DrawerTask(PolytaskEnv):
         """(reach reward, fingertips-in-loop flag, fingertip-to-loop distance)."""
         offset = obs[..., OBJ1] + LOOP_CENTRE - obs[..., HAND]
         initial = self.init_obs[..., OBJ1] + LOOP_CENTRE - self.init_obs[..., HAND]
-        reach = closeness(np.linalg.norm(offset * REACH_SCALE, axis=-1), np.linalg.norm(initial * REACH_SCALE, axis=-1), 0.02)
-        in_loop = np.all(np.abs(offset) <= np.array([0.035, 0.015, 0.03]), axis=-1)
-        return reach, in_loop, np.linalg.norm(offset, axis=-1)
+        reach = closeness(norm(offset * REACH_SCALE), norm(initial * REACH_SCALE), 0.02)
+        in_loop = np.all(abs(offset) <= np.array([0.035, 0.015, 0.03]), axis=-1)
+        return reach, in_loop, norm(offset)
 
 
 class DrawerOpen(DrawerTask):

@@ -24,7 +24,7 @@ import numpy as np
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
-from envs.rewards import closeness, hamacher_product
+from envs.rewards import clip, closeness, hamacher_product, norm
 from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, OPEN, QUAT1, horizontal_distance, info, move
 
 #: hinge-to-knob length of the lever (lever.xml)
@@ -68,13 +68,13 @@ class LeverPull(PolytaskEnv):
         init_knob = self.init_obs[..., OBJ1]
         # the lever starts horizontal, so its up position is one length back and one up
         up = init_knob + np.array([0.0, LEVER_LENGTH, LEVER_LENGTH])
-        knob_to_up = np.linalg.norm(knob - up, axis=-1)
-        knob_to_up_init = np.linalg.norm(init_knob - up, axis=-1)
-        hand_to_knob = np.linalg.norm(obs[..., HAND] - knob, axis=-1)
-        hand_to_knob_init = np.linalg.norm(self.init_obs[..., HAND] - init_knob, axis=-1)
+        knob_to_up = norm(knob - up)
+        knob_to_up_init = norm(init_knob - up)
+        hand_to_knob = norm(obs[..., HAND] - knob)
+        hand_to_knob_init = norm(self.init_obs[..., HAND] - init_knob)
 
         near_knob = closeness(hand_to_knob, hand_to_knob_init, 0.03)
-        fingers_closed = np.clip((1.0 - obs[..., GRIPPER]) / (1.0 - HOLD_OPENING), 0.0, 1.0)
+        fingers_closed = clip((1.0 - obs[..., GRIPPER]) / (1.0 - HOLD_OPENING), 0.0, 1.0)
         holding = hamacher_product(near_knob, fingers_closed)
         raised = closeness(knob_to_up, knob_to_up_init, SUCCESS_DISTANCE)
         reward = 2.0 * holding + 8.0 * raised

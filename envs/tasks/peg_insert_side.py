@@ -21,12 +21,13 @@ while the peg is held off the table; 10 on success.
 
 from __future__ import annotations
 
+import math
 import numpy as np
 
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
-from envs.rewards import grasp_reward, hamacher_product, tolerance_margin_array
+from envs.rewards import clip, grasp_reward, hamacher_product, norm, select, tolerance_margin_array
 from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, OBJ2, OPEN, QUAT1, info, move
 
 SUCCESS_DISTANCE = 0.07
@@ -46,6 +47,9 @@ GRIPPED_OPENING = 0.26
 
 def peg_axis(quat: np.ndarray) -> np.ndarray:
     """The peg's local +y axis in world coordinates, from its (w, x, y, z) quaternion."""
+    if quat.ndim == 1:  # one world: float arithmetic, without numpy's per-call cost
+        w, x, y, z = quat.tolist()
+        return np.array([2 * (x * y - w * z), 1 - 2 * (x * x + z * z), 2 * (y * z + w * x)])
     w, x, y, z = (quat[..., i] for i in range(4))
     return np.stack([2 * (x * y - w * z), 1 - 2 * (x * x + z * z), 2 * (y * z + w * x)], axis=-1)
 
@@ -55,11 +59,15 @@ def grasp_point(obs: np.ndarray) -> np.ndarray:
     return obs[..., OBJ1] - GRASP_BEHIND_HEAD * peg_axis(obs[..., QUAT1])
 
 
-def peg_held(obs: np.ndarray) -> np.ndarray:
-    """The hand is at the grasp point, the fingers closed on the peg and the peg off the table."""
-    near = np.linalg.norm(obs[..., HAND] - grasp_point(obs), axis=-1) < 0.03
+def peg_held(obs: np.ndarray, grasp: np.ndarray | None = None) -> np.ndarray:
+    """The hand is at the grasp point, the fingers closed on the peg and the peg off the table.
+
+    ``grasp`` is ``grasp_point(obs)`` where the caller has it already.
+    """
+    grasp = grasp_point(obs) if grasp is None else grasp
+    near = norm(obs[..., HAND] - grasp) < 0.03
     on_peg = (obs[..., GRIPPER] > HOLD_OPENING[0]) & (obs[..., GRIPPER] < HOLD_OPENING[1])
-    lifted = grasp_point(obs)[..., 2] > PEG_HALF_WIDTH + 0.01
+    lifted = grasp[..., 2] > PEG_HALF_WIDTH + 0.01
     return near & on_peg & lifted
 
 
@@ -69,14 +77,14 @@ def scaled_in_place(point, goal, init_point, init_goal, scale: np.ndarray, radiu
     The margin is the initial weighted distance, as in Meta-World v2's
     insertion and basketball rewards. Returns ``(distance, in_place)``.
     """
-    dist = np.linalg.norm((point - goal) * scale, axis=-1)
-    initial = np.linalg.norm((init_point - init_goal) * scale, axis=-1)
-    return dist, tolerance_margin_array(dist, (0.0, radius), np.maximum(initial, 1e-6))
+    dist = norm((point - goal) * scale)
+    initial = norm((init_point - init_goal) * scale)
+    return dist, tolerance_margin_array(dist, (0.0, radius), clip(initial, 1e-6, math.inf))
 
 
 def carry_reward(grasp, in_place, held):
     """Meta-World v2's grasp-and-carry shaping: hamacher(grasp, in_place), plus 1 + 5 · in_place while held (at most 7)."""
-    return hamacher_product(grasp, in_place) + np.where(held, 1.0 + 5.0 * in_place, 0.0)
+    return hamacher_product(grasp, in_place) + select(held, 1.0 + 5.0 * in_place, 0.0)
 
 
 class PegInsertSide(PolytaskEnv):
@@ -112,11 +120,12 @@ class PegInsertSide(PolytaskEnv):
             AXIS_SCALE,
             SUCCESS_DISTANCE,
         )
-        held = peg_held(obs)
-        grasp = np.where(held, 1.0, grasp_reward(obs[..., HAND], obs[..., GRIPPER], grasp_point(obs), PEG_HALF_WIDTH))
+        grasp_at = grasp_point(obs)
+        held = peg_held(obs, grasp_at)
+        grasp = select(held, 1.0, grasp_reward(obs[..., HAND], obs[..., GRIPPER], grasp_at, PEG_HALF_WIDTH))
         success = head_to_goal <= SUCCESS_DISTANCE
-        reward = np.where(success, 10.0, carry_reward(grasp, in_place, held))
-        near = np.linalg.norm(obs[..., HAND] - grasp_point(obs), axis=-1) <= 0.03
+        reward = select(success, 10.0, carry_reward(grasp, in_place, held))
+        near = norm(obs[..., HAND] - grasp_at) <= 0.03
         return reward, info(
             success,
             near_object=near,

@@ -23,7 +23,7 @@ import numpy as np
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
-from envs.rewards import closeness, distance
+from envs.rewards import clip, closeness, distance, select
 from envs.tasks._common import GOAL, GRIPPER, HAND, OBJ1, info
 from envs.tasks.push import HOLDING_OPENING, NEAR_DISTANCE, PUCK_HEIGHT, grasp_action
 
@@ -45,7 +45,7 @@ def lift_reward(obs, init_obs, success_distance: float):
     in_place = closeness(obj_to_target, distance(init_obs[..., OBJ1], init_obs[..., GOAL]), success_distance)
     near = tcp_to_obj <= NEAR_DISTANCE
     lifted = near & (obs[..., OBJ1][..., 2] - init_obs[..., OBJ1][..., 2] >= LIFT_HEIGHT)
-    reward = 2.0 * reach + np.where(lifted, 1.0 + 7.0 * in_place, 0.0)
+    reward = 2.0 * reach + select(lifted, 1.0 + 7.0 * in_place, 0.0)
     return reward, dict(reach=reach, in_place=in_place, near=near, lifted=lifted, obj_to_target=obj_to_target)
 
 
@@ -54,7 +54,7 @@ def lift_evaluate(obs, init_obs, success_distance: float):
     shaped, terms = lift_reward(obs, init_obs, success_distance)
     success = terms["obj_to_target"] <= success_distance
     holding = terms["lifted"] & (obs[..., GRIPPER] < HOLDING_OPENING)
-    reward = np.where(success, 10.0, np.clip(shaped, 0.0, 10.0))
+    reward = select(success, 10.0, clip(shaped, 0.0, 10.0))
     return reward, info(
         success,
         near_object=terms["near"],

@@ -22,7 +22,7 @@ import numpy as np
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
-from envs.rewards import closeness, distance, hamacher_product
+from envs.rewards import clip, closeness, distance, hamacher_product, select
 from envs.tasks._common import CLOSE, GOAL, GRIPPER, HAND, OBJ1, OPEN, horizontal_distance, info, move
 
 SUCCESS_DISTANCE = 0.05
@@ -57,7 +57,7 @@ def push_evaluate(obs, init_obs, success_distance: float):
     shaped, terms = object_reward(obs, init_obs, success_distance)
     success = terms["obj_to_target"] <= success_distance
     near = terms["tcp_to_obj"] <= NEAR_DISTANCE
-    reward = np.where(success, 10.0, np.clip(shaped, 0.0, 10.0))
+    reward = select(success, 10.0, clip(shaped, 0.0, 10.0))
     return reward, info(
         success,
         near_object=near,

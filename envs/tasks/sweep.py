@@ -25,6 +25,7 @@ import numpy as np
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
+from envs.rewards import clip, norm, select
 from envs.tasks._common import GOAL, GRIPPER, HAND, OBJ1, OPEN, info, move
 from envs.tasks.push import object_reward
 
@@ -67,8 +68,8 @@ class Sweep(PolytaskEnv):
         near = terms["tcp_to_obj"] <= NEAR_DISTANCE
         # a sweep's "grasp": the open right finger against the block's -x face, ready to push
         push_point = obs[..., OBJ1] - np.array([PUSH_OFFSET, 0.0, BLOCK_HALF - PUSH_HEIGHT])
-        pushing = (np.linalg.norm(obs[..., HAND] - push_point, axis=-1) < 0.02) & (obs[..., GRIPPER] > 0.5)
-        reward = np.where(success, 10.0, np.clip(shaped, 0.0, 10.0))
+        pushing = (norm(obs[..., HAND] - push_point) < 0.02) & (obs[..., GRIPPER] > 0.5)
+        reward = select(success, 10.0, clip(shaped, 0.0, 10.0))
         return reward, info(
             success,
             near_object=near,

@@ -27,7 +27,7 @@ import numpy as np
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
-from envs.rewards import closeness, hamacher_product
+from envs.rewards import closeness, hamacher_product, norm
 from envs.tasks._common import CLOSE, GOAL, HAND, OBJ1, info, move
 
 #: how far the sash slides (the joint range in window.xml)
@@ -67,9 +67,9 @@ class WindowSlide(PolytaskEnv):
         handle = obs[..., OBJ1]
         init_handle = self.init_obs[..., OBJ1]
         goal_x = init_handle[..., 0] + self.direction * SLIDE
-        handle_to_goal = np.abs(handle[..., 0] - goal_x)
-        hand_to_handle = np.linalg.norm(obs[..., HAND] - handle, axis=-1)
-        hand_to_handle_init = np.linalg.norm(self.init_obs[..., HAND] - init_handle, axis=-1)
+        handle_to_goal = abs(handle[..., 0] - goal_x)
+        hand_to_handle = norm(obs[..., HAND] - handle)
+        hand_to_handle_init = norm(self.init_obs[..., HAND] - init_handle)
 
         reach = closeness(hand_to_handle, hand_to_handle_init, TOUCH_DISTANCE)
         in_place = closeness(handle_to_goal, SLIDE, SUCCESS_DISTANCE)
