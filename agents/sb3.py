@@ -304,9 +304,11 @@ class SB3Learner:
         return False
 
 
-#: SAC settings measured to learn polytask's reach on 2 CPU cores (see REACH_SAC_STEPS):
-#: a smaller, faster net, a larger step size and a shorter horizon than SB3's defaults
+#: SAC settings measured to learn polytask's reach on 2 shared CPU cores: a smaller, faster
+#: net, a larger step size, a shorter horizon and two gradient steps per env step, against
+#: SB3's defaults (which reached 0.1 test success after 20k steps). Measured with seed 0:
+#: 0.7 / 0.85 / 1.0 success on 20 test episodes after 20k / 30k / 40k steps, 474 s of training.
 REACH_SAC = SB3Config(algorithm="sac", benchmark="MT1", task="reach", learning_rate=1e-3, gamma=0.95, tau=0.01,
-                      net_arch=(64, 64), eval_episodes_per_task=20)
-#: env steps after which REACH_SAC is expected to reach >= 0.9 test success on reach
-REACH_SAC_STEPS = 50_000
+                      net_arch=(64, 64), gradient_steps=2, steps_per_task=40_000, eval_episodes_per_task=20)
+#: env steps after which REACH_SAC reached >= 0.9 test success on reach
+REACH_SAC_STEPS = 40_000
