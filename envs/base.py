@@ -218,6 +218,37 @@ class PolytaskEnv(gym.Env):
         """The scripted policy: a 4-d action in [-1, 1] from one observation."""
         raise NotImplementedError
 
+    # ------------------------------------------------- initial-state terms
+    @property
+    def init_obs(self) -> np.ndarray:
+        """The episode's first observation, goal included: ``evaluate``'s reference.
+
+        Assign it whole (never write into it): assignment forgets the terms
+        :meth:`from_init` remembered from the previous one.
+        """
+        return self._init_obs
+
+    @init_obs.setter
+    def init_obs(self, value: np.ndarray) -> None:
+        self._init_obs = value
+        self._from_init: dict = {}
+
+    def from_init(self, compute):
+        """``compute(self.init_obs)``, computed once per assignment of ``init_obs``.
+
+        ``evaluate`` scores progress against the initial state (initial
+        distances, the goal a start pose implies) at every step; this keeps it
+        a pure function of ``init_obs`` without recomputing those terms each
+        step. ``compute`` must depend on its argument and constants alone, be
+        the same function object at every call (a module-level function or a
+        static method), and its result must not be modified.
+        """
+        cache = self._from_init
+        value = cache.get(compute)
+        if value is None:
+            value = cache[compute] = compute(self._init_obs)
+        return value
+
     # -------------------------------------------------------------- helpers
     def set_free_pose(self, joint: str, pos, quat=(1.0, 0.0, 0.0, 0.0)) -> None:
         """Place a free-jointed object at ``pos`` with orientation ``quat``, at rest."""

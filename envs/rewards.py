@@ -126,13 +126,13 @@ def tolerance_margin_array(x, bounds, margin):
     return np.where(in_bounds, 1.0, 1.0 / ((d * 3.0) ** 2 + 1.0))
 
 
-def grasp_reward(hand, gripper_opening, obj, object_radius: float, reach_margin: float = 0.3):
+def grasp_reward(hand_to_obj, gripper_opening, object_radius: float, reach_margin: float = 0.3):
     """How well the hand cages an object: near it, fingers closed around it.
 
-    1 when the TCP is within ``object_radius`` of the object and the gripper
-    opening is near the object's width; decays with distance otherwise.
+    ``hand_to_obj`` is the TCP's distance to the object's grasp point. 1 when
+    it is within ``object_radius`` and the gripper opening is near the
+    object's width; decays with distance otherwise.
     """
-    hand_to_obj = distance(hand, obj)
     near = tolerance(hand_to_obj, (0.0, object_radius), reach_margin, "long_tail")
     if _scalar(gripper_opening, hand_to_obj):
         closed = 1.0 - min(max(gripper_opening, 0.0), 1.0)

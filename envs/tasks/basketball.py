@@ -27,7 +27,7 @@ from envs.base import PolytaskEnv
 from envs.registry import register_task
 from envs.rewards import grasp_reward, norm, select
 from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, OBJ2, OPEN, horizontal_distance, info, move
-from envs.tasks.peg_insert_side import carry_reward, scaled_in_place
+from envs.tasks.peg_insert_side import carry_reward, scaled_distance, scaled_in_place
 
 SUCCESS_DISTANCE = 0.08
 #: weights of (x, y, z) in the ball-to-rim distance
@@ -35,19 +35,28 @@ AXIS_SCALE = np.array([1.0, 1.0, 2.0])
 BALL_RADIUS = 0.03
 #: the fingertips close this far below the ball's centre, so the pads cover its equator
 GRASP_BELOW_CENTRE = 0.01
+_GRASP_OFFSET = np.array([0.0, 0.0, GRASP_BELOW_CENTRE])
 #: gripper openings while the fingers hold the 6 cm ball (open is 1, empty-closed 0)
 HOLD_OPENING = (0.4, 0.8)
 #: the ball is let go with its centre this far above the rim: the pads then clear the rim
 DROP_HEIGHT = 0.055
 
 
-def ball_held(obs: np.ndarray) -> np.ndarray:
-    """Fingertips at the ball's grasp point, fingers on the ball, ball off the table."""
-    grasp = obs[..., OBJ1] - np.array([0.0, 0.0, GRASP_BELOW_CENTRE])
-    near = norm(obs[..., HAND] - grasp) < 0.025
+def ball_held(obs: np.ndarray, hand_to_grasp=None) -> np.ndarray:
+    """Fingertips at the ball's grasp point, fingers on the ball, ball off the table.
+
+    ``hand_to_grasp`` is the fingertips' distance to the grasp point where the caller has it.
+    """
+    if hand_to_grasp is None:
+        hand_to_grasp = norm(obs[..., HAND] - (obs[..., OBJ1] - _GRASP_OFFSET))
+    near = hand_to_grasp < 0.025
     on_ball = (obs[..., GRIPPER] > HOLD_OPENING[0]) & (obs[..., GRIPPER] < HOLD_OPENING[1])
     lifted = obs[..., OBJ1][..., 2] > BALL_RADIUS + 0.01
     return near & on_ball & lifted
+
+
+def _initial_ball_to_goal(init_obs):
+    return scaled_distance(init_obs[..., OBJ1], init_obs[..., OBJ2], AXIS_SCALE)
 
 
 class Basketball(PolytaskEnv):
@@ -79,14 +88,14 @@ class Basketball(PolytaskEnv):
     def evaluate(self, obs, action):
         # the goal from the rim's pose (obs[11:14]) so the reward holds when the goal is hidden
         ball_to_goal, in_place = scaled_in_place(
-            obs[..., OBJ1], obs[..., OBJ2], self.init_obs[..., OBJ1], self.init_obs[..., OBJ2], AXIS_SCALE, SUCCESS_DISTANCE,
+            obs[..., OBJ1], obs[..., OBJ2], self.from_init(_initial_ball_to_goal), AXIS_SCALE, SUCCESS_DISTANCE
         )
-        grasp_target = obs[..., OBJ1] - np.array([0.0, 0.0, GRASP_BELOW_CENTRE])
-        held = ball_held(obs)
-        grasp = select(held, 1.0, grasp_reward(obs[..., HAND], obs[..., GRIPPER], grasp_target, BALL_RADIUS))
+        hand_to_grasp = norm(obs[..., HAND] - (obs[..., OBJ1] - _GRASP_OFFSET))
+        held = ball_held(obs, hand_to_grasp)
+        grasp = select(held, 1.0, grasp_reward(hand_to_grasp, obs[..., GRIPPER], BALL_RADIUS))
         success = ball_to_goal <= SUCCESS_DISTANCE
         reward = select(success, 10.0, carry_reward(grasp, in_place, held))
-        near = norm(obs[..., HAND] - grasp_target) <= 0.03
+        near = hand_to_grasp <= 0.03
         return reward, info(
             success,
             near_object=near,
@@ -107,7 +116,7 @@ class Basketball(PolytaskEnv):
         open; above it -> descend, open; down at it -> close.
         """
         hand, ball, rim = obs[HAND], obs[OBJ1], obs[OBJ2]
-        grasp = ball - np.array([0.0, 0.0, GRASP_BELOW_CENTRE])
+        grasp = ball - _GRASP_OFFSET
         closed_on_ball = np.linalg.norm(hand - grasp) < 0.015 and obs[GRIPPER] < HOLD_OPENING[1]
         if ball_held(obs) or closed_on_ball:
             release = rim + np.array([0.0, 0.0, DROP_HEIGHT])

@@ -31,6 +31,11 @@ SUCCESS_DEPTH = 0.024
 PRESS_CONTACT_DISTANCE = 0.03
 
 
+def _initial_terms(init_obs):
+    """The cap's fully pressed height and the initial fingertips-to-cap distance."""
+    return init_obs[..., OBJ1][..., 2] - TRAVEL, norm(init_obs[..., HAND] - init_obs[..., OBJ1])
+
+
 class ButtonPressTopdown(PolytaskEnv):
     name = "button-press-topdown"
     object_sites = ("button/top",)
@@ -50,10 +55,8 @@ class ButtonPressTopdown(PolytaskEnv):
 
     def evaluate(self, obs, action):
         cap = obs[..., OBJ1]
-        init_cap = self.init_obs[..., OBJ1]
-        pressed_height = init_cap[..., 2] - TRAVEL
+        pressed_height, hand_to_cap_init = self.from_init(_initial_terms)
         hand_to_cap = norm(obs[..., HAND] - cap)
-        hand_to_cap_init = norm(self.init_obs[..., HAND] - init_cap)
         depth_to_goal = abs(cap[..., 2] - pressed_height)
 
         fingers_closed = 1.0 - obs[..., GRIPPER]

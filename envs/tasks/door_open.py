@@ -121,12 +121,17 @@ class DoorTask(PolytaskEnv):
         grip = hinge_from(obs[..., OBJ1], angle) + swing(LOOP_CENTRE, angle)
         return distance(obs[..., HAND], grip)
 
+    def initial_terms(self, init_obs: np.ndarray):
+        """The goal and the initial fingertips-to-loop and handle-to-goal distances."""
+        goal = self.goal_from(init_obs)
+        return goal, self.fingertips_to_loop(init_obs), distance(init_obs[..., OBJ1], goal)
+
     def evaluate(self, obs, action):
+        goal, initial_tcp_to_loop, initial_handle_to_goal = self.from_init(self.initial_terms)
         tcp_to_loop = self.fingertips_to_loop(obs)
-        reach = closeness(tcp_to_loop, self.fingertips_to_loop(self.init_obs), 0.02)
-        goal = self.goal_from(self.init_obs)
+        reach = closeness(tcp_to_loop, initial_tcp_to_loop, 0.02)
         handle_to_goal = distance(obs[..., OBJ1], goal)
-        moved = closeness(handle_to_goal, distance(self.init_obs[..., OBJ1], goal), 0.04)
+        moved = closeness(handle_to_goal, initial_handle_to_goal, 0.04)
         success = handle_to_goal <= self.success_distance
         shaped = 2.0 * reach + 8.0 * moved
         reward = select(success, 10.0, shaped)

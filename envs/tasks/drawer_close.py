@@ -37,10 +37,10 @@ class DrawerClose(DrawerTask):
     success_distance = 0.055
 
     def evaluate(self, obs, action):
-        goal = self.goal_from(self.init_obs)
-        reach, in_loop, tcp_to_loop = self.reach_terms(obs)
+        goal, initial_reach_distance, initial_handle_to_goal = self.from_init(self.initial_terms)
+        reach, in_loop, tcp_to_loop = self.reach_terms(obs, initial_reach_distance)
         handle_to_goal = distance(obs[..., OBJ1], goal)
-        in_place = closeness(handle_to_goal, distance(self.init_obs[..., OBJ1], goal), IN_PLACE_DISTANCE)
+        in_place = closeness(handle_to_goal, initial_handle_to_goal, IN_PLACE_DISTANCE)
         success = handle_to_goal <= self.success_distance
         shaped = 3.0 * reach + 7.0 * in_place
         reward = select(success, 10.0, shaped)

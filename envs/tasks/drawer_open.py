@@ -41,6 +41,8 @@ HANDLE_CLOSED = np.array([0.0, -0.18, 0.09])
 LOOP_CENTRE = np.array([0.0, 0.029, -0.01])
 #: x and y weigh more than z in the reach term: line up first, then descend
 REACH_SCALE = np.array([3.0, 3.0, 1.0])
+#: fingertips this close to the loop's centre along x, y, z are inside the loop
+LOOP_HALF_SIZE = np.array([0.035, 0.015, 0.03])
 #: how high above the loop the expert lines up before it descends (fingers clear the 16.5 cm front plate)
 HOVER_HEIGHT = 0.11
 
@@ -100,12 +102,17 @@ class DrawerTask(PolytaskEnv):
         shift = np.array([0.0, self.start_opening - self.goal_opening, 0.0])
         return init_obs[..., OBJ1] + shift
 
-    def reach_terms(self, obs: np.ndarray):
+    def initial_terms(self, init_obs: np.ndarray):
+        """The goal, the initial scaled fingertips-to-loop distance and handle-to-goal distance."""
+        goal = self.goal_from(init_obs)
+        offset = init_obs[..., OBJ1] + LOOP_CENTRE - init_obs[..., HAND]
+        return goal, norm(offset * REACH_SCALE), distance(init_obs[..., OBJ1], goal)
+
+    def reach_terms(self, obs: np.ndarray, initial_reach_distance):
         """(reach reward, fingertips-in-loop flag, fingertip-to-loop distance)."""
         offset = obs[..., OBJ1] + LOOP_CENTRE - obs[..., HAND]
-        initial = self.init_obs[..., OBJ1] + LOOP_CENTRE - self.init_obs[..., HAND]
-        reach = closeness(norm(offset * REACH_SCALE), norm(initial * REACH_SCALE), 0.02)
-        in_loop = np.all(abs(offset) <= np.array([0.035, 0.015, 0.03]), axis=-1)
+        reach = closeness(norm(offset * REACH_SCALE), initial_reach_distance, 0.02)
+        in_loop = (abs(offset) <= LOOP_HALF_SIZE).all(axis=-1)
         return reach, in_loop, norm(offset)
 
 
@@ -114,10 +121,10 @@ class DrawerOpen(DrawerTask):
     success_description = "handle within 3 cm of its fully pulled-out position (0.2 m out)"
 
     def evaluate(self, obs, action):
-        goal = self.goal_from(self.init_obs)
-        reach, in_loop, tcp_to_loop = self.reach_terms(obs)
+        goal, initial_reach_distance, initial_handle_to_goal = self.from_init(self.initial_terms)
+        reach, in_loop, tcp_to_loop = self.reach_terms(obs, initial_reach_distance)
         handle_to_goal = distance(obs[..., OBJ1], goal)
-        opened = closeness(handle_to_goal, distance(self.init_obs[..., OBJ1], goal), 0.02)
+        opened = closeness(handle_to_goal, initial_handle_to_goal, 0.02)
         reward = 5.0 * (reach + opened)
         return reward, info(
             handle_to_goal <= self.success_distance,

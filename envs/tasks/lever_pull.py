@@ -43,6 +43,14 @@ def lever_angle(quat: np.ndarray) -> np.ndarray:
     return 2.0 * np.arctan2(-quat[..., 1], quat[..., 0])
 
 
+def _initial_terms(init_obs):
+    """The knob's up position and the initial knob-to-up and fingertips-to-knob distances."""
+    init_knob = init_obs[..., OBJ1]
+    # the lever starts horizontal, so its up position is one length back and one up
+    up = init_knob + np.array([0.0, LEVER_LENGTH, LEVER_LENGTH])
+    return up, norm(init_knob - up), norm(init_obs[..., HAND] - init_knob)
+
+
 class LeverPull(PolytaskEnv):
     name = "lever-pull"
     object_sites = ("lever/end",)
@@ -65,13 +73,9 @@ class LeverPull(PolytaskEnv):
 
     def evaluate(self, obs, action):
         knob = obs[..., OBJ1]
-        init_knob = self.init_obs[..., OBJ1]
-        # the lever starts horizontal, so its up position is one length back and one up
-        up = init_knob + np.array([0.0, LEVER_LENGTH, LEVER_LENGTH])
+        up, knob_to_up_init, hand_to_knob_init = self.from_init(_initial_terms)
         knob_to_up = norm(knob - up)
-        knob_to_up_init = norm(init_knob - up)
         hand_to_knob = norm(obs[..., HAND] - knob)
-        hand_to_knob_init = norm(self.init_obs[..., HAND] - init_knob)
 
         near_knob = closeness(hand_to_knob, hand_to_knob_init, 0.03)
         fingers_closed = clip((1.0 - obs[..., GRIPPER]) / (1.0 - HOLD_OPENING), 0.0, 1.0)

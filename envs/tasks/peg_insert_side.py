@@ -35,6 +35,8 @@ SUCCESS_DISTANCE = 0.07
 AXIS_SCALE = np.array([2.0, 1.0, 2.0])
 #: the goal lies this far inside the hole's mouth, along +y
 GOAL_DEPTH = 0.08
+#: the goal from the hole's site: GOAL_DEPTH in along the insertion axis
+GOAL_OFFSET = np.array([0.0, GOAL_DEPTH, 0.0])
 #: the grasp point lies this far behind the head along the peg (3 cm behind its centre)
 GRASP_BEHIND_HEAD = 0.15
 PEG_HALF_WIDTH = 0.015
@@ -59,27 +61,39 @@ def grasp_point(obs: np.ndarray) -> np.ndarray:
     return obs[..., OBJ1] - GRASP_BEHIND_HEAD * peg_axis(obs[..., QUAT1])
 
 
-def peg_held(obs: np.ndarray, grasp: np.ndarray | None = None) -> np.ndarray:
+def peg_held(obs: np.ndarray, grasp: np.ndarray | None = None, hand_to_grasp=None) -> np.ndarray:
     """The hand is at the grasp point, the fingers closed on the peg and the peg off the table.
 
-    ``grasp`` is ``grasp_point(obs)`` where the caller has it already.
+    ``grasp`` is ``grasp_point(obs)`` and ``hand_to_grasp`` the fingertips'
+    distance to it, where the caller has them already.
     """
     grasp = grasp_point(obs) if grasp is None else grasp
-    near = norm(obs[..., HAND] - grasp) < 0.03
+    if hand_to_grasp is None:
+        hand_to_grasp = norm(obs[..., HAND] - grasp)
+    near = hand_to_grasp < 0.03
     on_peg = (obs[..., GRIPPER] > HOLD_OPENING[0]) & (obs[..., GRIPPER] < HOLD_OPENING[1])
     lifted = grasp[..., 2] > PEG_HALF_WIDTH + 0.01
     return near & on_peg & lifted
 
 
-def scaled_in_place(point, goal, init_point, init_goal, scale: np.ndarray, radius: float):
+def scaled_distance(point, goal, scale: np.ndarray):
+    """Axis-weighted point-to-goal distance; broadcasts over leading axes."""
+    return norm((point - goal) * scale)
+
+
+def scaled_in_place(point, goal, initial, scale: np.ndarray, radius: float):
     """Axis-weighted point-to-goal distance and its long-tail tolerance (1 within ``radius``).
 
-    The margin is the initial weighted distance, as in Meta-World v2's
-    insertion and basketball rewards. Returns ``(distance, in_place)``.
+    The margin is ``initial``, the weighted distance at the start, as in
+    Meta-World v2's insertion and basketball rewards. Returns ``(distance,
+    in_place)``.
     """
-    dist = norm((point - goal) * scale)
-    initial = norm((init_point - init_goal) * scale)
+    dist = scaled_distance(point, goal, scale)
     return dist, tolerance_margin_array(dist, (0.0, radius), clip(initial, 1e-6, math.inf))
+
+
+def _initial_head_to_goal(init_obs):
+    return scaled_distance(init_obs[..., OBJ1], init_obs[..., OBJ2] + GOAL_OFFSET, AXIS_SCALE)
 
 
 def carry_reward(grasp, in_place, held):
@@ -111,21 +125,16 @@ class PegInsertSide(PolytaskEnv):
 
     def evaluate(self, obs, action):
         # the goal from the hole's pose (obs[11:14]) so the reward holds when the goal is hidden
-        depth = np.array([0.0, GOAL_DEPTH, 0.0])
         head_to_goal, in_place = scaled_in_place(
-            obs[..., OBJ1],
-            obs[..., OBJ2] + depth,
-            self.init_obs[..., OBJ1],
-            self.init_obs[..., OBJ2] + depth,
-            AXIS_SCALE,
-            SUCCESS_DISTANCE,
+            obs[..., OBJ1], obs[..., OBJ2] + GOAL_OFFSET, self.from_init(_initial_head_to_goal), AXIS_SCALE, SUCCESS_DISTANCE
         )
         grasp_at = grasp_point(obs)
-        held = peg_held(obs, grasp_at)
-        grasp = select(held, 1.0, grasp_reward(obs[..., HAND], obs[..., GRIPPER], grasp_at, PEG_HALF_WIDTH))
+        hand_to_grasp = norm(obs[..., HAND] - grasp_at)
+        held = peg_held(obs, grasp_at, hand_to_grasp)
+        grasp = select(held, 1.0, grasp_reward(hand_to_grasp, obs[..., GRIPPER], PEG_HALF_WIDTH))
         success = head_to_goal <= SUCCESS_DISTANCE
         reward = select(success, 10.0, carry_reward(grasp, in_place, held))
-        near = norm(obs[..., HAND] - grasp_at) <= 0.03
+        near = hand_to_grasp <= 0.03
         return reward, info(
             success,
             near_object=near,

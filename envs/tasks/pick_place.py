@@ -25,7 +25,7 @@ from envs.base import PolytaskEnv
 from envs.registry import register_task
 from envs.rewards import clip, closeness, distance, select
 from envs.tasks._common import GOAL, GRIPPER, HAND, OBJ1, info
-from envs.tasks.push import HOLDING_OPENING, NEAR_DISTANCE, PUCK_HEIGHT, grasp_action
+from envs.tasks.push import HOLDING_OPENING, NEAR_DISTANCE, PUCK_HEIGHT, grasp_action, initial_distances
 
 SUCCESS_DISTANCE = 0.07
 #: the puck must be this far above its start to count as lifted
@@ -37,21 +37,33 @@ def carry_to_goal(obs):
     return obs[HAND] + (obs[GOAL] - obs[OBJ1])
 
 
-def lift_reward(obs, init_obs, success_distance: float):
-    """Reach, then a lift-gated place term: ``(reward, terms)``, broadcasting over leading axes."""
+def lift_initial(init_obs):
+    """The initial hand-to-object and object-to-goal distances and the object's initial height."""
+    return (*initial_distances(init_obs), init_obs[..., OBJ1][..., 2])
+
+
+def lift_reward(obs, initial, success_distance: float):
+    """Reach, then a lift-gated place term: ``(reward, terms)``, broadcasting over leading axes.
+
+    ``initial`` is ``lift_initial(init_obs)``.
+    """
+    initial_tcp_to_obj, initial_obj_to_target, initial_height = initial
     tcp_to_obj = distance(obs[..., HAND], obs[..., OBJ1])
     obj_to_target = distance(obs[..., OBJ1], obs[..., GOAL])
-    reach = closeness(tcp_to_obj, distance(init_obs[..., HAND], init_obs[..., OBJ1]), 0.02)
-    in_place = closeness(obj_to_target, distance(init_obs[..., OBJ1], init_obs[..., GOAL]), success_distance)
+    reach = closeness(tcp_to_obj, initial_tcp_to_obj, 0.02)
+    in_place = closeness(obj_to_target, initial_obj_to_target, success_distance)
     near = tcp_to_obj <= NEAR_DISTANCE
-    lifted = near & (obs[..., OBJ1][..., 2] - init_obs[..., OBJ1][..., 2] >= LIFT_HEIGHT)
+    lifted = near & (obs[..., OBJ1][..., 2] - initial_height >= LIFT_HEIGHT)
     reward = 2.0 * reach + select(lifted, 1.0 + 7.0 * in_place, 0.0)
     return reward, dict(reach=reach, in_place=in_place, near=near, lifted=lifted, obj_to_target=obj_to_target)
 
 
-def lift_evaluate(obs, init_obs, success_distance: float):
-    """The whole ``evaluate`` of a pick-and-place task: reward and the info terms."""
-    shaped, terms = lift_reward(obs, init_obs, success_distance)
+def lift_evaluate(obs, initial, success_distance: float):
+    """The whole ``evaluate`` of a pick-and-place task: reward and the info terms.
+
+    ``initial`` is ``lift_initial(init_obs)``.
+    """
+    shaped, terms = lift_reward(obs, initial, success_distance)
     success = terms["obj_to_target"] <= success_distance
     holding = terms["lifted"] & (obs[..., GRIPPER] < HOLDING_OPENING)
     reward = select(success, 10.0, clip(shaped, 0.0, 10.0))
@@ -87,7 +99,7 @@ class PickPlace(PolytaskEnv):
         self.goal = goal
 
     def evaluate(self, obs, action):
-        return lift_evaluate(obs, self.init_obs, SUCCESS_DISTANCE)
+        return lift_evaluate(obs, self.from_init(lift_initial), SUCCESS_DISTANCE)
 
     @staticmethod
     def expert(obs):

@@ -35,26 +35,34 @@ HOLDING_OPENING = 0.5
 EMPTY_OPENING = 0.05
 
 
-def object_reward(obs, init_obs, success_distance: float, hand_tight: float = 0.02):
+def initial_distances(init_obs):
+    """Hand-to-object and object-to-goal distances at the start: the shaping's margins."""
+    return distance(init_obs[..., HAND], init_obs[..., OBJ1]), distance(init_obs[..., OBJ1], init_obs[..., GOAL])
+
+
+def object_reward(obs, initial, success_distance: float, hand_tight: float = 0.02):
     """The shared push/place shaping: reach the object, then bring it to the goal.
 
-    Returns ``(reward, terms)``: ``reward`` in [0, 10] before the success
-    override, and the terms ``reach``, ``in_place``, ``tcp_to_obj``,
-    ``obj_to_target``. Broadcasts over leading axes.
+    ``initial`` is ``initial_distances(init_obs)``. Returns ``(reward,
+    terms)``: ``reward`` in [0, 10] before the success override, and the terms
+    ``reach``, ``in_place``, ``tcp_to_obj``, ``obj_to_target``. Broadcasts
+    over leading axes.
     """
     tcp_to_obj = distance(obs[..., HAND], obs[..., OBJ1])
     obj_to_target = distance(obs[..., OBJ1], obs[..., GOAL])
-    initial_tcp_to_obj = distance(init_obs[..., HAND], init_obs[..., OBJ1])
-    initial_obj_to_target = distance(init_obs[..., OBJ1], init_obs[..., GOAL])
+    initial_tcp_to_obj, initial_obj_to_target = initial
     reach = closeness(tcp_to_obj, initial_tcp_to_obj, hand_tight)
     in_place = closeness(obj_to_target, initial_obj_to_target, success_distance)
     reward = 2.0 * reach + 8.0 * hamacher_product(reach, in_place)
     return reward, dict(reach=reach, in_place=in_place, tcp_to_obj=tcp_to_obj, obj_to_target=obj_to_target)
 
 
-def push_evaluate(obs, init_obs, success_distance: float):
-    """The whole ``evaluate`` of a task that moves an object along the table: reward and info terms."""
-    shaped, terms = object_reward(obs, init_obs, success_distance)
+def push_evaluate(obs, initial, success_distance: float):
+    """The whole ``evaluate`` of a task that moves an object along the table: reward and info terms.
+
+    ``initial`` is ``initial_distances(init_obs)``.
+    """
+    shaped, terms = object_reward(obs, initial, success_distance)
     success = terms["obj_to_target"] <= success_distance
     near = terms["tcp_to_obj"] <= NEAR_DISTANCE
     reward = select(success, 10.0, clip(shaped, 0.0, 10.0))
@@ -116,7 +124,7 @@ class Push(PolytaskEnv):
         self.goal = np.array([goal[0], goal[1], PUCK_HEIGHT])
 
     def evaluate(self, obs, action):
-        return push_evaluate(obs, self.init_obs, SUCCESS_DISTANCE)
+        return push_evaluate(obs, self.from_init(initial_distances), SUCCESS_DISTANCE)
 
     @staticmethod
     def expert(obs):

@@ -20,6 +20,10 @@ from envs.tasks._common import GOAL, HAND, OPEN, info, move
 SUCCESS_DISTANCE = 0.05
 
 
+def _initial_distance(init_obs):
+    return norm(init_obs[..., HAND] - init_obs[..., GOAL])
+
+
 class Reach(PolytaskEnv):
     name = "reach"
     object_sites = ("puck/puck",)
@@ -38,7 +42,7 @@ class Reach(PolytaskEnv):
 
     def evaluate(self, obs, action):
         to_goal = norm(obs[..., HAND] - obs[..., GOAL])
-        initial = norm(self.init_obs[..., HAND] - self.init_obs[..., GOAL])
+        initial = self.from_init(_initial_distance)
         in_place = tolerance_margin_array(to_goal, (0.0, SUCCESS_DISTANCE), initial)
         reward = 10.0 * in_place
         success = to_goal <= SUCCESS_DISTANCE

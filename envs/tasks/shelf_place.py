@@ -25,7 +25,7 @@ from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
 from envs.tasks._common import GOAL, HAND, OBJ1
-from envs.tasks.pick_place import lift_evaluate
+from envs.tasks.pick_place import lift_evaluate, lift_initial
 from envs.tasks.push import grasp_action
 
 SUCCESS_DISTANCE = 0.07
@@ -75,7 +75,7 @@ class ShelfPlace(PolytaskEnv):
         self.goal = shelf_pos + self.model.site("shelf/level").pos + [0.0, 0.0, BLOCK_HALF]
 
     def evaluate(self, obs, action):
-        return lift_evaluate(obs, self.init_obs, SUCCESS_DISTANCE)
+        return lift_evaluate(obs, self.from_init(lift_initial), SUCCESS_DISTANCE)
 
     @staticmethod
     def expert(obs):

@@ -27,7 +27,7 @@ from envs.base import PolytaskEnv
 from envs.registry import register_task
 from envs.rewards import clip, norm, select
 from envs.tasks._common import GOAL, GRIPPER, HAND, OBJ1, OPEN, info, move
-from envs.tasks.push import object_reward
+from envs.tasks.push import initial_distances, object_reward
 
 SUCCESS_DISTANCE = 0.05
 BLOCK_HALF = 0.02
@@ -63,7 +63,7 @@ class Sweep(PolytaskEnv):
         self.goal = np.array([goal_x, block[1], BLOCK_HALF])
 
     def evaluate(self, obs, action):
-        shaped, terms = object_reward(obs, self.init_obs, SUCCESS_DISTANCE, hand_tight=NEAR_DISTANCE)
+        shaped, terms = object_reward(obs, self.from_init(initial_distances), SUCCESS_DISTANCE, hand_tight=NEAR_DISTANCE)
         success = terms["obj_to_target"] <= SUCCESS_DISTANCE
         near = terms["tcp_to_obj"] <= NEAR_DISTANCE
         # a sweep's "grasp": the open right finger against the block's -x face, ready to push

@@ -25,7 +25,7 @@ from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
 from envs.tasks._common import GOAL, HAND, OBJ1
-from envs.tasks.push import grasp_action, push_evaluate
+from envs.tasks.push import grasp_action, initial_distances, push_evaluate
 
 SUCCESS_DISTANCE = 0.05
 BLOCK_HALF = 0.02
@@ -72,7 +72,7 @@ class SweepInto(PolytaskEnv):
         self.goal = np.array([zone[0], zone[1], BLOCK_HALF])
 
     def evaluate(self, obs, action):
-        return push_evaluate(obs, self.init_obs, SUCCESS_DISTANCE)
+        return push_evaluate(obs, self.from_init(initial_distances), SUCCESS_DISTANCE)
 
     @staticmethod
     def expert(obs):

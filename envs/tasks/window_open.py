@@ -63,13 +63,15 @@ class WindowSlide(PolytaskEnv):
         mujoco.mj_kinematics(self.model, self.data)
         self.goal = self.site_pos("window/handle") + np.array([self.direction * SLIDE, 0.0, 0.0])
 
+    def initial_terms(self, init_obs: np.ndarray):
+        """The goal's x and the initial fingertips-to-handle distance."""
+        return init_obs[..., OBJ1][..., 0] + self.direction * SLIDE, norm(init_obs[..., HAND] - init_obs[..., OBJ1])
+
     def evaluate(self, obs, action):
         handle = obs[..., OBJ1]
-        init_handle = self.init_obs[..., OBJ1]
-        goal_x = init_handle[..., 0] + self.direction * SLIDE
+        goal_x, hand_to_handle_init = self.from_init(self.initial_terms)
         handle_to_goal = abs(handle[..., 0] - goal_x)
         hand_to_handle = norm(obs[..., HAND] - handle)
-        hand_to_handle_init = norm(self.init_obs[..., HAND] - init_handle)
 
         reach = closeness(hand_to_handle, hand_to_handle_init, TOUCH_DISTANCE)
         in_place = closeness(handle_to_goal, SLIDE, SUCCESS_DISTANCE)
