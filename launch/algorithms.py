@@ -159,7 +159,7 @@ register_preset(Preset("mt1-reach-sac", "mtsac", "single-task SAC on reach (MT1)
                                "warmup_steps": 1_000, "eval_episodes_per_task": 10},
                        run={"budget": 20_000, "eval_every": 5_000}))
 register_preset(Preset("mt1-reach-sb3-sac", "sb3-sac", "SB3 SAC on reach with the settings agents.sb3 measured to learn it",
-                       base="agents.sb3:REACH_SAC", run={"budget": 50_000, "eval_every": 10_000}))
+                       base="agents.sb3:REACH_SAC"))  # its steps_per_task sets the budget
 register_preset(Preset("msr-k1", "msr", "MSR-FC on the k1 symmetry problems (convolution-generated tasks)",
                        config={"problem": "k1"}))
 register_preset(Preset("maml-k1", "maml", "MAML with a conv layer on the k1 symmetry problems (MSR's baseline)",
