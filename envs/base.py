@@ -335,8 +335,10 @@ class PolytaskEnv(gym.Env):
         values = action.tolist()
         if not all(map(math.isfinite, values)):
             raise ValueError(f"action must be finite, got {action}")
-        dx, dy, dz, grip = [min(max(v, -1.0), 1.0) for v in values]
-        action[:] = dx, dy, dz, grip
+        if min(values) < -1.0 or max(values) > 1.0:
+            values = [min(max(v, -1.0), 1.0) for v in values]
+            action[:] = values
+        dx, dy, dz, grip = values
         # ctrl is the hand target's velocity; one env step lasts FRAME_SKIP * timestep
         scale, ctrl, (cx, cy, cz), (left, right) = self._ctrl_scale, self._ctrl, self._hand_ctrl, self._finger_ctrl
         ctrl[cx], ctrl[cy], ctrl[cz] = dx * scale, dy * scale, dz * scale

@@ -77,7 +77,8 @@ def hamacher_product(a, b):
 
 def norm(v):
     """Euclidean norm along the last axis (a float for a 1-d ``v``)."""
-    v = np.asarray(v)
+    if type(v) is not np.ndarray:
+        v = np.asarray(v)
     if v.ndim == 1:
         return math.sqrt(v @ v)
     return np.linalg.norm(v, axis=-1)
@@ -135,7 +136,7 @@ def grasp_reward(hand_to_obj, gripper_opening, object_radius: float, reach_margi
     """
     near = tolerance(hand_to_obj, (0.0, object_radius), reach_margin, "long_tail")
     if _scalar(gripper_opening, hand_to_obj):
-        closed = 1.0 - min(max(gripper_opening, 0.0), 1.0)
-        return hamacher_product(near, 0.5 + 0.5 * closed * (hand_to_obj < 2 * object_radius))
+        closed = 1.0 - min(max(float(gripper_opening), 0.0), 1.0)
+        return hamacher_product(near, 0.5 + 0.5 * closed if hand_to_obj < 2 * object_radius else 0.5)
     closed = 1.0 - np.clip(np.asarray(gripper_opening, dtype=np.float64), 0.0, 1.0)
     return hamacher_product(near, 0.5 + 0.5 * closed * (hand_to_obj < 2 * object_radius))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from envs.base import INFO_KEYS
 from envs.rewards import norm
 
 HAND = slice(0, 3)
@@ -17,7 +18,8 @@ GOAL = slice(36, 39)
 OPEN, CLOSE = -1.0, 1.0
 
 
-_SCALARS = (float, int, bool, np.bool_, np.floating, np.integer)
+#: what one world's info values are (np.float64 is a float); most common first
+_SCALARS = (float, np.bool_, bool, int, np.floating, np.integer)
 
 
 def move(hand: np.ndarray, target: np.ndarray, grip: float, gain: float = 25.0) -> np.ndarray:
@@ -35,19 +37,11 @@ def info(success, near_object=0.0, grasp_success=0.0, grasp_reward=0.0, in_place
 
     When every value is a scalar (one world), the values are plain floats.
     """
-    values = dict(
-        success=success,
-        near_object=near_object,
-        grasp_success=grasp_success,
-        grasp_reward=grasp_reward,
-        in_place_reward=in_place_reward,
-        obj_to_target=obj_to_target,
-        unscaled_reward=unscaled_reward,
-    )
-    for value in values.values():
+    values = (success, near_object, grasp_success, grasp_reward, in_place_reward, obj_to_target, unscaled_reward)
+    for value in values:
         if not isinstance(value, _SCALARS):
             break
     else:  # a single world: plain floats, without numpy's per-call cost
-        return {key: float(value) for key, value in values.items()}
-    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in values.values()))
-    return {key: np.array(array) for key, array in zip(values, arrays)}
+        return dict(zip(INFO_KEYS, map(float, values)))
+    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in values))
+    return {key: np.array(array) for key, array in zip(INFO_KEYS, arrays)}

@@ -27,7 +27,7 @@ from envs.base import PolytaskEnv
 from envs.registry import register_task
 from envs.rewards import grasp_reward, norm, select
 from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, OBJ2, OPEN, horizontal_distance, info, move
-from envs.tasks.peg_insert_side import carry_reward, scaled_distance, scaled_in_place
+from envs.tasks.peg_insert_side import carry_reward, scaled_distance, scaled_in_place, scaled_margin
 
 SUCCESS_DISTANCE = 0.08
 #: weights of (x, y, z) in the ball-to-rim distance
@@ -55,8 +55,8 @@ def ball_held(obs: np.ndarray, hand_to_grasp=None) -> np.ndarray:
     return near & on_ball & lifted
 
 
-def _initial_ball_to_goal(init_obs):
-    return scaled_distance(init_obs[..., OBJ1], init_obs[..., OBJ2], AXIS_SCALE)
+def _in_place_margin(init_obs):
+    return scaled_margin(scaled_distance(init_obs[..., OBJ1], init_obs[..., OBJ2], AXIS_SCALE))
 
 
 class Basketball(PolytaskEnv):
@@ -88,7 +88,7 @@ class Basketball(PolytaskEnv):
     def evaluate(self, obs, action):
         # the goal from the rim's pose (obs[11:14]) so the reward holds when the goal is hidden
         ball_to_goal, in_place = scaled_in_place(
-            obs[..., OBJ1], obs[..., OBJ2], self.from_init(_initial_ball_to_goal), AXIS_SCALE, SUCCESS_DISTANCE
+            obs[..., OBJ1], obs[..., OBJ2], self.from_init(_in_place_margin), AXIS_SCALE, SUCCESS_DISTANCE
         )
         hand_to_grasp = norm(obs[..., HAND] - (obs[..., OBJ1] - _GRASP_OFFSET))
         held = ball_held(obs, hand_to_grasp)

@@ -81,19 +81,24 @@ def scaled_distance(point, goal, scale: np.ndarray):
     return norm((point - goal) * scale)
 
 
-def scaled_in_place(point, goal, initial, scale: np.ndarray, radius: float):
+def scaled_in_place(point, goal, margin, scale: np.ndarray, radius: float):
     """Axis-weighted point-to-goal distance and its long-tail tolerance (1 within ``radius``).
 
-    The margin is ``initial``, the weighted distance at the start, as in
-    Meta-World v2's insertion and basketball rewards. Returns ``(distance,
+    ``margin`` is ``scaled_margin`` of the weighted distance at the start, as
+    in Meta-World v2's insertion and basketball rewards. Returns ``(distance,
     in_place)``.
     """
     dist = scaled_distance(point, goal, scale)
-    return dist, tolerance_margin_array(dist, (0.0, radius), clip(initial, 1e-6, math.inf))
+    return dist, tolerance_margin_array(dist, (0.0, radius), margin)
 
 
-def _initial_head_to_goal(init_obs):
-    return scaled_distance(init_obs[..., OBJ1], init_obs[..., OBJ2] + GOAL_OFFSET, AXIS_SCALE)
+def scaled_margin(initial_distance):
+    """The in-place margin from the initial weighted distance (kept positive)."""
+    return clip(initial_distance, 1e-6, math.inf)
+
+
+def _in_place_margin(init_obs):
+    return scaled_margin(scaled_distance(init_obs[..., OBJ1], init_obs[..., OBJ2] + GOAL_OFFSET, AXIS_SCALE))
 
 
 def carry_reward(grasp, in_place, held):
@@ -126,7 +131,7 @@ class PegInsertSide(PolytaskEnv):
     def evaluate(self, obs, action):
         # the goal from the hole's pose (obs[11:14]) so the reward holds when the goal is hidden
         head_to_goal, in_place = scaled_in_place(
-            obs[..., OBJ1], obs[..., OBJ2] + GOAL_OFFSET, self.from_init(_initial_head_to_goal), AXIS_SCALE, SUCCESS_DISTANCE
+            obs[..., OBJ1], obs[..., OBJ2] + GOAL_OFFSET, self.from_init(_in_place_margin), AXIS_SCALE, SUCCESS_DISTANCE
         )
         grasp_at = grasp_point(obs)
         hand_to_grasp = norm(obs[..., HAND] - grasp_at)
