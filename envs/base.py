@@ -360,24 +360,39 @@ class PolytaskEnv(gym.Env):
     def _cache_views(self) -> None:
         """Views of the ``MjData`` arrays and plain-int indices that every step reads."""
         d, ids = self.data, self._ids
-        self._ctrl, self._qpos, self._site_xpos, self._site_xmat = d.ctrl, d.qpos, d.site_xpos, d.site_xmat
+        self._ctrl, self._qpos = d.ctrl, d.qpos
         self._hand_ctrl = tuple(int(i) for i in ids["hand_ctrl"])
         self._finger_ctrl = tuple(int(i) for i in ids["finger_ctrl"])
         self._finger_qpos = tuple(int(i) for i in ids["finger_qpos"])
-        self._tcp = int(ids["tcp"])
-        self._object_slots = tuple((4 + 7 * k, int(site)) for k, site in enumerate(ids["objects"]))
         self._ctrl_scale = HAND_STEP / (FRAME_SKIP * self.model.opt.timestep)
+        # one gather copies the TCP and object positions into their frame slots
+        sites = [int(ids["tcp"]), *(int(site) for site in ids["objects"])]
+        starts = [0, *(4 + 7 * k for k in range(len(ids["objects"])))]
+        self._site_xpos_flat = d.site_xpos.reshape(-1)  # a view: MjData's arrays never move
+        self._position_src = np.array([3 * site + axis for site in sites for axis in range(3)])
+        self._position_dst = np.array([start + axis for start in starts for axis in range(3)])
+        # object quaternions are written into a fixed buffer, then scattered in one go
+        self._quats = np.zeros((len(ids["objects"]), 4))
+        self._quat_views = [(self._quats[k], d.site_xmat[int(site)]) for k, site in enumerate(ids["objects"])]
+        self._quat_dst = np.array([4 + 7 * k + 3 + i for k in range(len(ids["objects"])) for i in range(4)], dtype=int)
+        self._quats_flat = self._quats.reshape(-1)
+
+    def __setstate__(self, state: dict) -> None:
+        # a copied or unpickled env must read its own MjData, not views of the original's
+        self.__dict__.update(state)
+        self._cache_views()
 
     def _frame(self) -> np.ndarray:
         """The 18 numbers of one frame: hand, gripper opening, two object poses."""
-        site_xpos, qpos = self._site_xpos, self._qpos
+        qpos = self._qpos
         left, right = self._finger_qpos
         frame = np.zeros(18)
-        frame[0:3] = site_xpos[self._tcp]
+        frame[self._position_dst] = self._site_xpos_flat[self._position_src]
         frame[3] = min(max((qpos[left] + qpos[right]) / 0.08, 0.0), 1.0)
-        for start, site in self._object_slots:
-            frame[start : start + 3] = site_xpos[site]
-            mujoco.mju_mat2Quat(frame[start + 3 : start + 7], self._site_xmat[site])
+        if self._quat_views:
+            for quat, xmat in self._quat_views:
+                mujoco.mju_mat2Quat(quat, xmat)
+            frame[self._quat_dst] = self._quats_flat
         return frame
 
     def _observation(self, frame: np.ndarray) -> np.ndarray:
