@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from envs.base import INFO_KEYS
-from envs.rewards import norm
+from envs.rewards import distance
 
 HAND = slice(0, 3)
 GRIPPER = 3
@@ -29,7 +29,7 @@ def move(hand: np.ndarray, target: np.ndarray, grip: float, gain: float = 25.0) 
 
 
 def horizontal_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return norm(np.asarray(a)[..., :2] - np.asarray(b)[..., :2])
+    return distance(np.asarray(a)[..., :2], np.asarray(b)[..., :2])
 
 
 def info(success, near_object=0.0, grasp_success=0.0, grasp_reward=0.0, in_place_reward=0.0, obj_to_target=0.0, unscaled_reward=0.0):

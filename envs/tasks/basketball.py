@@ -25,7 +25,7 @@ import numpy as np
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
-from envs.rewards import grasp_reward, norm, select
+from envs.rewards import distance, grasp_reward, select
 from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, OBJ2, OPEN, horizontal_distance, info, move
 from envs.tasks.peg_insert_side import carry_reward, scaled_distance, scaled_in_place, scaled_margin
 
@@ -48,7 +48,7 @@ def ball_held(obs: np.ndarray, hand_to_grasp=None) -> np.ndarray:
     ``hand_to_grasp`` is the fingertips' distance to the grasp point where the caller has it.
     """
     if hand_to_grasp is None:
-        hand_to_grasp = norm(obs[..., HAND] - (obs[..., OBJ1] - _GRASP_OFFSET))
+        hand_to_grasp = distance(obs[..., HAND], obs[..., OBJ1] - _GRASP_OFFSET)
     near = hand_to_grasp < 0.025
     on_ball = (obs[..., GRIPPER] > HOLD_OPENING[0]) & (obs[..., GRIPPER] < HOLD_OPENING[1])
     lifted = obs[..., OBJ1][..., 2] > BALL_RADIUS + 0.01
@@ -90,7 +90,7 @@ class Basketball(PolytaskEnv):
         ball_to_goal, in_place = scaled_in_place(
             obs[..., OBJ1], obs[..., OBJ2], self.from_init(_in_place_margin), AXIS_SCALE, SUCCESS_DISTANCE
         )
-        hand_to_grasp = norm(obs[..., HAND] - (obs[..., OBJ1] - _GRASP_OFFSET))
+        hand_to_grasp = distance(obs[..., HAND], obs[..., OBJ1] - _GRASP_OFFSET)
         held = ball_held(obs, hand_to_grasp)
         grasp = select(held, 1.0, grasp_reward(hand_to_grasp, obs[..., GRIPPER], BALL_RADIUS))
         success = ball_to_goal <= SUCCESS_DISTANCE

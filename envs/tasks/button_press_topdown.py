@@ -21,7 +21,7 @@ import numpy as np
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
-from envs.rewards import closeness, hamacher_product, norm, select
+from envs.rewards import closeness, distance, hamacher_product, norm, select
 from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, horizontal_distance, info, move
 
 #: how far the button travels down to the end of its joint range (button.xml)
@@ -56,7 +56,7 @@ class ButtonPressTopdown(PolytaskEnv):
     def evaluate(self, obs, action):
         cap = obs[..., OBJ1]
         pressed_height, hand_to_cap_init = self.from_init(_initial_terms)
-        hand_to_cap = norm(obs[..., HAND] - cap)
+        hand_to_cap = distance(obs[..., HAND], cap)
         depth_to_goal = abs(cap[..., 2] - pressed_height)
 
         fingers_closed = 1.0 - obs[..., GRIPPER]

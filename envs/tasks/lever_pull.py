@@ -24,7 +24,7 @@ import numpy as np
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
-from envs.rewards import clip, closeness, hamacher_product, norm
+from envs.rewards import clip, closeness, distance, hamacher_product, norm
 from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, OPEN, QUAT1, horizontal_distance, info, move
 
 #: hinge-to-knob length of the lever (lever.xml)
@@ -74,8 +74,8 @@ class LeverPull(PolytaskEnv):
     def evaluate(self, obs, action):
         knob = obs[..., OBJ1]
         up, knob_to_up_init, hand_to_knob_init = self.from_init(_initial_terms)
-        knob_to_up = norm(knob - up)
-        hand_to_knob = norm(obs[..., HAND] - knob)
+        knob_to_up = distance(knob, up)
+        hand_to_knob = distance(obs[..., HAND], knob)
 
         near_knob = closeness(hand_to_knob, hand_to_knob_init, 0.03)
         fingers_closed = clip((1.0 - obs[..., GRIPPER]) / (1.0 - HOLD_OPENING), 0.0, 1.0)

@@ -27,7 +27,7 @@ import numpy as np
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
-from envs.rewards import clip, grasp_reward, hamacher_product, norm, select, tolerance_margin_array
+from envs.rewards import clip, distance, grasp_reward, hamacher_product, norm, select, tolerance_margin_array
 from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, OBJ2, OPEN, QUAT1, info, move
 
 SUCCESS_DISTANCE = 0.07
@@ -69,7 +69,7 @@ def peg_held(obs: np.ndarray, grasp: np.ndarray | None = None, hand_to_grasp=Non
     """
     grasp = grasp_point(obs) if grasp is None else grasp
     if hand_to_grasp is None:
-        hand_to_grasp = norm(obs[..., HAND] - grasp)
+        hand_to_grasp = distance(obs[..., HAND], grasp)
     near = hand_to_grasp < 0.03
     on_peg = (obs[..., GRIPPER] > HOLD_OPENING[0]) & (obs[..., GRIPPER] < HOLD_OPENING[1])
     lifted = grasp[..., 2] > PEG_HALF_WIDTH + 0.01
@@ -134,7 +134,7 @@ class PegInsertSide(PolytaskEnv):
             obs[..., OBJ1], obs[..., OBJ2] + GOAL_OFFSET, self.from_init(_in_place_margin), AXIS_SCALE, SUCCESS_DISTANCE
         )
         grasp_at = grasp_point(obs)
-        hand_to_grasp = norm(obs[..., HAND] - grasp_at)
+        hand_to_grasp = distance(obs[..., HAND], grasp_at)
         held = peg_held(obs, grasp_at, hand_to_grasp)
         grasp = select(held, 1.0, grasp_reward(hand_to_grasp, obs[..., GRIPPER], PEG_HALF_WIDTH))
         success = head_to_goal <= SUCCESS_DISTANCE

@@ -14,7 +14,7 @@ import numpy as np
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
-from envs.rewards import norm, tolerance_margin_array
+from envs.rewards import distance, norm, tolerance_margin_array
 from envs.tasks._common import GOAL, HAND, OPEN, info, move
 
 SUCCESS_DISTANCE = 0.05
@@ -41,7 +41,7 @@ class Reach(PolytaskEnv):
         self.goal = rng.uniform(self.GOAL_LOW, self.GOAL_HIGH)
 
     def evaluate(self, obs, action):
-        to_goal = norm(obs[..., HAND] - obs[..., GOAL])
+        to_goal = distance(obs[..., HAND], obs[..., GOAL])
         initial = self.from_init(_initial_distance)
         in_place = tolerance_margin_array(to_goal, (0.0, SUCCESS_DISTANCE), initial)
         reward = 10.0 * in_place

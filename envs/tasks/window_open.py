@@ -27,7 +27,7 @@ import numpy as np
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
-from envs.rewards import closeness, hamacher_product, norm
+from envs.rewards import closeness, distance, hamacher_product, norm
 from envs.tasks._common import CLOSE, GOAL, HAND, OBJ1, info, move
 
 #: how far the sash slides (the joint range in window.xml)
@@ -71,7 +71,7 @@ class WindowSlide(PolytaskEnv):
         handle = obs[..., OBJ1]
         goal_x, hand_to_handle_init = self.from_init(self.initial_terms)
         handle_to_goal = abs(handle[..., 0] - goal_x)
-        hand_to_handle = norm(obs[..., HAND] - handle)
+        hand_to_handle = distance(obs[..., HAND], handle)
 
         reach = closeness(hand_to_handle, hand_to_handle_init, TOUCH_DISTANCE)
         in_place = closeness(handle_to_goal, SLIDE, SUCCESS_DISTANCE)
