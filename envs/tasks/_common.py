@@ -22,6 +22,15 @@ OPEN, CLOSE = -1.0, 1.0
 _SCALARS = (float, np.bool_, bool, int, np.floating, np.integer)
 
 
+def component(x: np.ndarray, index: int):
+    """``x[..., index]``, but a numpy scalar rather than a 0-d array for a 1-d ``x``.
+
+    Every operation on a 0-d array costs several times one on a scalar, and
+    one world's ``evaluate`` does dozens of them.
+    """
+    return x[..., index][()]
+
+
 def move(hand: np.ndarray, target: np.ndarray, grip: float, gain: float = 25.0) -> np.ndarray:
     """Expert action: a proportional step of the hand towards ``target``."""
     delta = np.clip(gain * (np.asarray(target) - hand), -1.0, 1.0)

@@ -26,7 +26,7 @@ from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
 from envs.rewards import distance, grasp_reward, select
-from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, OBJ2, OPEN, horizontal_distance, info, move
+from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, OBJ2, OPEN, component, horizontal_distance, info, move
 from envs.tasks.peg_insert_side import carry_reward, scaled_distance, scaled_in_place, scaled_margin
 
 SUCCESS_DISTANCE = 0.08
@@ -50,8 +50,8 @@ def ball_held(obs: np.ndarray, hand_to_grasp=None) -> np.ndarray:
     if hand_to_grasp is None:
         hand_to_grasp = distance(obs[..., HAND], obs[..., OBJ1] - _GRASP_OFFSET)
     near = hand_to_grasp < 0.025
-    on_ball = (obs[..., GRIPPER] > HOLD_OPENING[0]) & (obs[..., GRIPPER] < HOLD_OPENING[1])
-    lifted = obs[..., OBJ1][..., 2] > BALL_RADIUS + 0.01
+    on_ball = (component(obs, GRIPPER) > HOLD_OPENING[0]) & (component(obs, GRIPPER) < HOLD_OPENING[1])
+    lifted = component(obs[..., OBJ1], 2) > BALL_RADIUS + 0.01
     return near & on_ball & lifted
 
 
@@ -92,7 +92,7 @@ class Basketball(PolytaskEnv):
         )
         hand_to_grasp = distance(obs[..., HAND], obs[..., OBJ1] - _GRASP_OFFSET)
         held = ball_held(obs, hand_to_grasp)
-        grasp = select(held, 1.0, grasp_reward(hand_to_grasp, obs[..., GRIPPER], BALL_RADIUS))
+        grasp = select(held, 1.0, grasp_reward(hand_to_grasp, component(obs, GRIPPER), BALL_RADIUS))
         success = ball_to_goal <= SUCCESS_DISTANCE
         reward = select(success, 10.0, carry_reward(grasp, in_place, held))
         near = hand_to_grasp <= 0.03

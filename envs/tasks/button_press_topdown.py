@@ -22,7 +22,7 @@ from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
 from envs.rewards import closeness, distance, hamacher_product, norm, select
-from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, horizontal_distance, info, move
+from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, component, horizontal_distance, info, move
 
 #: how far the button travels down to the end of its joint range (button.xml)
 TRAVEL = 0.05
@@ -33,7 +33,7 @@ PRESS_CONTACT_DISTANCE = 0.03
 
 def _initial_terms(init_obs):
     """The cap's fully pressed height and the initial fingertips-to-cap distance."""
-    return init_obs[..., OBJ1][..., 2] - TRAVEL, norm(init_obs[..., HAND] - init_obs[..., OBJ1])
+    return component(init_obs[..., OBJ1], 2) - TRAVEL, norm(init_obs[..., HAND] - init_obs[..., OBJ1])
 
 
 class ButtonPressTopdown(PolytaskEnv):
@@ -57,9 +57,9 @@ class ButtonPressTopdown(PolytaskEnv):
         cap = obs[..., OBJ1]
         pressed_height, hand_to_cap_init = self.from_init(_initial_terms)
         hand_to_cap = distance(obs[..., HAND], cap)
-        depth_to_goal = abs(cap[..., 2] - pressed_height)
+        depth_to_goal = abs(component(cap, 2) - pressed_height)
 
-        fingers_closed = 1.0 - obs[..., GRIPPER]
+        fingers_closed = 1.0 - component(obs, GRIPPER)
         near_cap = closeness(hand_to_cap, hand_to_cap_init, 0.01)
         pressed = closeness(depth_to_goal, TRAVEL, 0.005)
         touching = hand_to_cap <= PRESS_CONTACT_DISTANCE
@@ -68,7 +68,7 @@ class ButtonPressTopdown(PolytaskEnv):
         return reward, info(
             success,
             near_object=hand_to_cap <= 0.05,
-            grasp_success=obs[..., GRIPPER] > 0,
+            grasp_success=component(obs, GRIPPER) > 0,
             grasp_reward=near_cap,
             in_place_reward=pressed,
             obj_to_target=depth_to_goal,

@@ -25,7 +25,7 @@ from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
 from envs.rewards import clip, closeness, distance, hamacher_product, norm
-from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, OPEN, QUAT1, horizontal_distance, info, move
+from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, OPEN, QUAT1, component, horizontal_distance, info, move
 
 #: hinge-to-knob length of the lever (lever.xml)
 LEVER_LENGTH = 0.2
@@ -78,7 +78,7 @@ class LeverPull(PolytaskEnv):
         hand_to_knob = distance(obs[..., HAND], knob)
 
         near_knob = closeness(hand_to_knob, hand_to_knob_init, 0.03)
-        fingers_closed = clip((1.0 - obs[..., GRIPPER]) / (1.0 - HOLD_OPENING), 0.0, 1.0)
+        fingers_closed = clip((1.0 - component(obs, GRIPPER)) / (1.0 - HOLD_OPENING), 0.0, 1.0)
         holding = hamacher_product(near_knob, fingers_closed)
         raised = closeness(knob_to_up, knob_to_up_init, SUCCESS_DISTANCE)
         reward = 2.0 * holding + 8.0 * raised
@@ -86,7 +86,7 @@ class LeverPull(PolytaskEnv):
         return reward, info(
             success,
             near_object=hand_to_knob <= 0.05,
-            grasp_success=(hand_to_knob <= 0.03) & (obs[..., GRIPPER] <= HOLD_OPENING),
+            grasp_success=(hand_to_knob <= 0.03) & (component(obs, GRIPPER) <= HOLD_OPENING),
             grasp_reward=holding,
             in_place_reward=raised,
             obj_to_target=knob_to_up,

@@ -28,7 +28,7 @@ from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
 from envs.rewards import clip, distance, grasp_reward, hamacher_product, norm, select, tolerance_margin_array
-from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, OBJ2, OPEN, QUAT1, info, move
+from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, OBJ2, OPEN, QUAT1, component, info, move
 
 SUCCESS_DISTANCE = 0.07
 #: weights of (x, y, z) in the head-to-goal distance: off-axis error costs double
@@ -71,8 +71,8 @@ def peg_held(obs: np.ndarray, grasp: np.ndarray | None = None, hand_to_grasp=Non
     if hand_to_grasp is None:
         hand_to_grasp = distance(obs[..., HAND], grasp)
     near = hand_to_grasp < 0.03
-    on_peg = (obs[..., GRIPPER] > HOLD_OPENING[0]) & (obs[..., GRIPPER] < HOLD_OPENING[1])
-    lifted = grasp[..., 2] > PEG_HALF_WIDTH + 0.01
+    on_peg = (component(obs, GRIPPER) > HOLD_OPENING[0]) & (component(obs, GRIPPER) < HOLD_OPENING[1])
+    lifted = component(grasp, 2) > PEG_HALF_WIDTH + 0.01
     return near & on_peg & lifted
 
 
@@ -136,7 +136,7 @@ class PegInsertSide(PolytaskEnv):
         grasp_at = grasp_point(obs)
         hand_to_grasp = distance(obs[..., HAND], grasp_at)
         held = peg_held(obs, grasp_at, hand_to_grasp)
-        grasp = select(held, 1.0, grasp_reward(hand_to_grasp, obs[..., GRIPPER], PEG_HALF_WIDTH))
+        grasp = select(held, 1.0, grasp_reward(hand_to_grasp, component(obs, GRIPPER), PEG_HALF_WIDTH))
         success = head_to_goal <= SUCCESS_DISTANCE
         reward = select(success, 10.0, carry_reward(grasp, in_place, held))
         near = hand_to_grasp <= 0.03

@@ -24,7 +24,7 @@ from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
 from envs.rewards import clip, closeness, distance, select
-from envs.tasks._common import GOAL, GRIPPER, HAND, OBJ1, info
+from envs.tasks._common import GOAL, GRIPPER, HAND, OBJ1, component, info
 from envs.tasks.push import HOLDING_OPENING, NEAR_DISTANCE, PUCK_HEIGHT, grasp_action, initial_distances
 
 SUCCESS_DISTANCE = 0.07
@@ -39,7 +39,7 @@ def carry_to_goal(obs):
 
 def lift_initial(init_obs):
     """The initial hand-to-object and object-to-goal distances and the object's initial height."""
-    return (*initial_distances(init_obs), init_obs[..., OBJ1][..., 2])
+    return (*initial_distances(init_obs), component(init_obs[..., OBJ1], 2))
 
 
 def lift_reward(obs, initial, success_distance: float):
@@ -53,7 +53,7 @@ def lift_reward(obs, initial, success_distance: float):
     reach = closeness(tcp_to_obj, initial_tcp_to_obj, 0.02)
     in_place = closeness(obj_to_target, initial_obj_to_target, success_distance)
     near = tcp_to_obj <= NEAR_DISTANCE
-    lifted = near & (obs[..., OBJ1][..., 2] - initial_height >= LIFT_HEIGHT)
+    lifted = near & (component(obs[..., OBJ1], 2) - initial_height >= LIFT_HEIGHT)
     reward = 2.0 * reach + select(lifted, 1.0 + 7.0 * in_place, 0.0)
     return reward, dict(reach=reach, in_place=in_place, near=near, lifted=lifted, obj_to_target=obj_to_target)
 
@@ -65,7 +65,7 @@ def lift_evaluate(obs, initial, success_distance: float):
     """
     shaped, terms = lift_reward(obs, initial, success_distance)
     success = terms["obj_to_target"] <= success_distance
-    holding = terms["lifted"] & (obs[..., GRIPPER] < HOLDING_OPENING)
+    holding = terms["lifted"] & (component(obs, GRIPPER) < HOLDING_OPENING)
     reward = select(success, 10.0, clip(shaped, 0.0, 10.0))
     return reward, info(
         success,

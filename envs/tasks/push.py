@@ -23,7 +23,7 @@ from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
 from envs.rewards import clip, closeness, distance, hamacher_product, select
-from envs.tasks._common import CLOSE, GOAL, GRIPPER, HAND, OBJ1, OPEN, horizontal_distance, info, move
+from envs.tasks._common import CLOSE, GOAL, GRIPPER, HAND, OBJ1, OPEN, component, horizontal_distance, info, move
 
 SUCCESS_DISTANCE = 0.05
 PUCK_HEIGHT = 0.02  # the puck's centre above the table
@@ -69,7 +69,7 @@ def push_evaluate(obs, initial, success_distance: float):
     return reward, info(
         success,
         near_object=near,
-        grasp_success=near & (obs[..., GRIPPER] < HOLDING_OPENING),
+        grasp_success=near & (component(obs, GRIPPER) < HOLDING_OPENING),
         grasp_reward=terms["reach"],
         in_place_reward=terms["in_place"],
         obj_to_target=terms["obj_to_target"],

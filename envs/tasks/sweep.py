@@ -26,7 +26,7 @@ from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
 from envs.rewards import clip, distance, select
-from envs.tasks._common import GOAL, GRIPPER, HAND, OBJ1, OPEN, info, move
+from envs.tasks._common import GOAL, GRIPPER, HAND, OBJ1, OPEN, component, info, move
 from envs.tasks.push import initial_distances, object_reward
 
 SUCCESS_DISTANCE = 0.05
@@ -68,7 +68,7 @@ class Sweep(PolytaskEnv):
         near = terms["tcp_to_obj"] <= NEAR_DISTANCE
         # a sweep's "grasp": the open right finger against the block's -x face, ready to push
         push_point = obs[..., OBJ1] - np.array([PUSH_OFFSET, 0.0, BLOCK_HALF - PUSH_HEIGHT])
-        pushing = (distance(obs[..., HAND], push_point) < 0.02) & (obs[..., GRIPPER] > 0.5)
+        pushing = (distance(obs[..., HAND], push_point) < 0.02) & (component(obs, GRIPPER) > 0.5)
         reward = select(success, 10.0, clip(shaped, 0.0, 10.0))
         return reward, info(
             success,

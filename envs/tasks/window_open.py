@@ -28,7 +28,7 @@ from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
 from envs.rewards import closeness, distance, hamacher_product, norm
-from envs.tasks._common import CLOSE, GOAL, HAND, OBJ1, info, move
+from envs.tasks._common import CLOSE, GOAL, HAND, OBJ1, component, info, move
 
 #: how far the sash slides (the joint range in window.xml)
 SLIDE = 0.2
@@ -65,12 +65,12 @@ class WindowSlide(PolytaskEnv):
 
     def initial_terms(self, init_obs: np.ndarray):
         """The goal's x and the initial fingertips-to-handle distance."""
-        return init_obs[..., OBJ1][..., 0] + self.direction * SLIDE, norm(init_obs[..., HAND] - init_obs[..., OBJ1])
+        return component(init_obs[..., OBJ1], 0) + self.direction * SLIDE, norm(init_obs[..., HAND] - init_obs[..., OBJ1])
 
     def evaluate(self, obs, action):
         handle = obs[..., OBJ1]
         goal_x, hand_to_handle_init = self.from_init(self.initial_terms)
-        handle_to_goal = abs(handle[..., 0] - goal_x)
+        handle_to_goal = abs(component(handle, 0) - goal_x)
         hand_to_handle = distance(obs[..., HAND], handle)
 
         reach = closeness(hand_to_handle, hand_to_handle_init, TOUCH_DISTANCE)
