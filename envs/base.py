@@ -343,13 +343,17 @@ class PolytaskEnv(gym.Env):
         scale, ctrl, (cx, cy, cz), (left, right) = self._ctrl_scale, self._ctrl, self._hand_ctrl, self._finger_ctrl
         ctrl[cx], ctrl[cy], ctrl[cz] = dx * scale, dy * scale, dz * scale
         ctrl[left] = ctrl[right] = grip
-        mujoco.mj_step(self.model, self.data, nstep=FRAME_SKIP)
+        mujoco.mj_step(self.model, self.data, FRAME_SKIP)  # positional: keyword parsing costs more
         frame = self._frame()
         obs = np.concatenate((frame, self._previous_frame, self.goal))
         self._previous_frame = frame
         # the reward sees the goal even when the agent does not
         reward, info = self.evaluate(obs, action)
-        reward, info = float(reward), {key: float(value) for key, value in info.items()}
+        reward = float(reward)
+        for value in info.values():
+            if type(value) is not float:  # a task may return arrays or numpy scalars: make all floats
+                info = {key: float(value) for key, value in info.items()}
+                break
         if not self.goal_observable:
             obs[36:39] = 0.0
         self._last_obs = obs.copy()
