@@ -18,7 +18,11 @@ A task is a subclass that implements ``build``, ``reset_task``, ``evaluate``
 and ``expert`` (its scripted policy). ``evaluate`` must be a pure function of
 ``obs``, ``action``, ``self.init_obs`` and class constants, written with numpy
 broadcasting over leading axes: the batched simulator calls it on a whole
-group of worlds at once.
+group of worlds at once. The single env calls it once per step with 1-d
+arrays, where numpy's per-call cost dominates: terms of the initial state go
+through :meth:`PolytaskEnv.from_init` (computed once per episode), and the
+helpers in ``envs.rewards`` and ``envs.tasks._common`` (``distance``,
+``select``, ``component``, ``info``, ...) take plain-float paths there.
 """
 
 from __future__ import annotations
