@@ -27,10 +27,8 @@ from agents.buffer import TaskBalancedReplayBuffer, TransitionBatch
 from agents.networks import Conditioning, TanhGaussianActor, TwinCritic, frozen_copy, polyak_update
 from agents.surgery import SurgeryName, make_surgery
 from envs.base import ACTION_DIM, MAX_EPISODE_STEPS, OBS_DIM
-from envs.benchmarks import get_benchmark
-from envs.evaluation import evaluate_success
+from envs.metaworld_suite import Suite, make_evaluator, make_suite_vec, suite_tasks
 from envs.report import EvalReport
-from envs.vector import make_benchmark_vec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,8 +37,11 @@ class MTSACConfig:
     (3 x 400 hidden units, 128 transitions per task per update); the SAC
     constants are Haarnoja et al.'s (lr 3e-4, gamma 0.99, tau 0.005)."""
 
+    suite: Suite = "polytask"
+    """Environments: polytask's own, or Meta-World's (its MT1/MT10/MT50 through its gymnasium API,
+    evaluated with its success protocol; needs the ``metaworld`` extra)."""
     benchmark: str = "MT10"
-    """Benchmark whose train tasks are learned: MT1 (needs ``task``), MT10 or MTALL."""
+    """Benchmark whose train tasks are learned: MT1 (needs ``task``), MT10 or MTALL (Meta-World: MT1, MT10, MT50)."""
     task: str | None = None
     """The task of an MT1 benchmark (e.g. reach); leave unset for MT10/MTALL."""
     surgery: SurgeryName = "none"
@@ -123,12 +124,13 @@ class MTSAC:
     def __init__(self, config: MTSACConfig, *, device: torch.device, seed: int):
         _check(config)
         self.config, self.device = config, torch.device(device)
-        self.benchmark = get_benchmark(config.benchmark, config.task)
-        self.tasks = self.benchmark.tasks("train")
-        if self.benchmark.tasks(config.eval_split) != self.tasks:
-            raise ValueError(f"MTSAC evaluates the tasks it trains on, but {self.benchmark.name}'s {config.eval_split} tasks differ from its train tasks")
+        self.tasks = suite_tasks(config.suite, config.benchmark, "train", config.task)
+        if suite_tasks(config.suite, config.benchmark, config.eval_split, config.task) != self.tasks:
+            raise ValueError(f"MTSAC evaluates the tasks it trains on, but {config.benchmark}'s {config.eval_split} tasks differ from its train tasks")
         t = self.num_tasks = len(self.tasks)
-        self.env = make_benchmark_vec(self.benchmark, "train", num_envs=t * config.worlds_per_task)
+        self.env = make_suite_vec(config.suite, config.benchmark, "train", config.task, seed=seed, worlds_per_task=config.worlds_per_task)
+        max_steps = None if config.suite == "metaworld" else config.eval_max_steps  # Meta-World's protocol sets its own
+        self.evaluator = make_evaluator(config.suite, config.benchmark, config.eval_split, config.task, seed=seed, max_steps=max_steps)
         self.world_task_ids = np.array([self.tasks.index(name) for name in self.env.world_tasks])
         self._world_task_ids_device = torch.as_tensor(self.world_task_ids, device=self.device)
 
@@ -184,8 +186,7 @@ class MTSAC:
         return metrics
 
     def evaluate(self) -> EvalReport:
-        c = self.config
-        return evaluate_success(self.policy(), self.benchmark, c.eval_split, c.eval_episodes_per_task, max_steps=c.eval_max_steps)
+        return self.evaluator(self.policy(), self.config.eval_episodes_per_task)
 
     def policy(self):
         """Deterministic batch policy ``(obs [B, 39], task_ids [B]) -> actions [B, 4]`` in numpy."""
@@ -335,10 +336,17 @@ class MTSAC:
         self.buffer.load_state_dict(state["buffer"])
         self.generator.set_state(state["generator"])
         self.rng.bit_generator.state = state["rng"]
-        self.env.set_state(state["env"])
+        restored_obs = self.env.set_state(state["env"])
         collection = state["collection"]
         self.env_steps, self.vector_steps = int(collection["env_steps"]), int(collection["vector_steps"])
         self.obs = np.array(collection["obs"])
         self.pending_reset = np.array(collection["pending_reset"], dtype=bool)
         self.episode_return = np.array(collection["episode_return"])
         self.episode_success = np.array(collection["episode_success"], dtype=bool)
+        if self.config.suite == "metaworld":
+            # Meta-World snapshots hold goals and RNG streams, not physics: its worlds
+            # restart their episodes, so collection restarts with them.
+            self.obs = np.array(restored_obs)
+            self.pending_reset[:] = False
+            self.episode_return[:] = 0.0
+            self.episode_success[:] = False
