@@ -71,16 +71,20 @@ def main() -> None:
         print(f"{agent.progress():>10} {success[-1]:>8.2f} {report.mean('episode_return'):>8.1f} {train_seconds / 60:>10.1f} "
               f"{(time.perf_counter() - wall_started) / 60:>9.1f}", flush=True)
         next_eval += args.eval_every
+        # after every evaluation, so that a run cut short still leaves its curve so far
+        save_curve(steps, success, f"MTSAC on {agent.benchmark.name} ({args.surgery}), seed {args.seed}", args.out)
     print(report.format())
+    print(f"wrote {args.out}")
 
+
+def save_curve(steps: list[int], success: list[float], title: str, out: str) -> None:
     figure, axis = plt.subplots(figsize=(6, 4))
     axis.plot(steps, success, marker="o")
-    axis.set(xlabel="env steps", ylabel="success rate (test variations)", ylim=(-0.02, 1.02),
-             title=f"MTSAC on {agent.benchmark.name} ({args.surgery}), seed {args.seed}")
+    axis.set(xlabel="env steps", ylabel="success rate (test variations)", ylim=(-0.02, 1.02), title=title)
     axis.grid(alpha=0.3)
     figure.tight_layout()
-    figure.savefig(args.out, dpi=120)
-    print(f"wrote {args.out}")
+    figure.savefig(out, dpi=120)
+    plt.close(figure)
 
 
 if __name__ == "__main__":
