@@ -44,7 +44,7 @@ from typing import Any, Callable, Literal, NamedTuple
 
 import torch
 from torch import nn
-from torch.func import functional_call, grad_and_value, vmap
+from torch.func import grad_and_value, vmap
 
 SurgeryName = Literal["none", "pcgrad", "cagrad", "famo"]
 SURGERIES = ("none", "pcgrad", "cagrad", "famo")

@@ -25,9 +25,9 @@ import numpy as np
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
-from envs.rewards import distance, grasp_reward, select
-from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, OBJ2, OPEN, component, horizontal_distance, info, move
-from envs.tasks.peg_insert_side import carry_reward, scaled_distance, scaled_in_place, scaled_margin
+from envs.rewards import distance
+from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, OBJ2, OPEN, component, horizontal_distance, move
+from envs.tasks.peg_insert_side import carry_result, scaled_distance, scaled_in_place, scaled_margin
 
 SUCCESS_DISTANCE = 0.08
 #: weights of (x, y, z) in the ball-to-rim distance
@@ -92,19 +92,7 @@ class Basketball(PolytaskEnv):
         )
         hand_to_grasp = distance(obs[..., HAND], obs[..., OBJ1] - _GRASP_OFFSET)
         held = ball_held(obs, hand_to_grasp)
-        grasp = select(held, 1.0, grasp_reward(hand_to_grasp, component(obs, GRIPPER), BALL_RADIUS))
-        success = ball_to_goal <= SUCCESS_DISTANCE
-        reward = select(success, 10.0, carry_reward(grasp, in_place, held))
-        near = hand_to_grasp <= 0.03
-        return reward, info(
-            success,
-            near_object=near,
-            grasp_success=held,
-            grasp_reward=grasp,
-            in_place_reward=in_place,
-            obj_to_target=ball_to_goal,
-            unscaled_reward=reward,
-        )
+        return carry_result(obs, hand_to_grasp, held, BALL_RADIUS, ball_to_goal, in_place, SUCCESS_DISTANCE)
 
     @staticmethod
     def expert(obs):

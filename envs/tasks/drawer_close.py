@@ -18,8 +18,6 @@ radius plus 1.5 cm).
 
 from __future__ import annotations
 
-import numpy as np
-
 from envs.registry import register_task
 from envs.rewards import closeness, distance, select
 from envs.tasks._common import OBJ1, info

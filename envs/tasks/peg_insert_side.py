@@ -106,6 +106,26 @@ def carry_reward(grasp, in_place, held):
     return hamacher_product(grasp, in_place) + select(held, 1.0 + 5.0 * in_place, 0.0)
 
 
+def carry_result(obs, hand_to_grasp, held, object_half_width, to_goal, in_place, success_distance):
+    """Reward and info of a grasp-and-carry task (peg-insert-side, basketball).
+
+    Grasp term 1 while the object is held, else how well the hand cages it;
+    10 on success (``to_goal <= success_distance``), else ``carry_reward``.
+    """
+    grasp = select(held, 1.0, grasp_reward(hand_to_grasp, component(obs, GRIPPER), object_half_width))
+    success = to_goal <= success_distance
+    reward = select(success, 10.0, carry_reward(grasp, in_place, held))
+    return reward, info(
+        success,
+        near_object=hand_to_grasp <= 0.03,
+        grasp_success=held,
+        grasp_reward=grasp,
+        in_place_reward=in_place,
+        obj_to_target=to_goal,
+        unscaled_reward=reward,
+    )
+
+
 class PegInsertSide(PolytaskEnv):
     name = "peg-insert-side"
     object_sites = ("peg/head", "hole_box/hole")
@@ -136,19 +156,7 @@ class PegInsertSide(PolytaskEnv):
         grasp_at = grasp_point(obs)
         hand_to_grasp = distance(obs[..., HAND], grasp_at)
         held = peg_held(obs, grasp_at, hand_to_grasp)
-        grasp = select(held, 1.0, grasp_reward(hand_to_grasp, component(obs, GRIPPER), PEG_HALF_WIDTH))
-        success = head_to_goal <= SUCCESS_DISTANCE
-        reward = select(success, 10.0, carry_reward(grasp, in_place, held))
-        near = hand_to_grasp <= 0.03
-        return reward, info(
-            success,
-            near_object=near,
-            grasp_success=held,
-            grasp_reward=grasp,
-            in_place_reward=in_place,
-            obj_to_target=head_to_goal,
-            unscaled_reward=reward,
-        )
+        return carry_result(obs, hand_to_grasp, held, PEG_HALF_WIDTH, head_to_goal, in_place, SUCCESS_DISTANCE)
 
     @staticmethod
     def expert(obs):
