@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -150,7 +151,9 @@ class _Training:
         else:
             print(f"resumed {self.run_dir} from {self.resumed_from} at {self.progress} {unit}")
         bar = tqdm(total=schedule.budget, initial=self.progress, unit=f" {unit}", disable=not self.run_config.progress_bar,
-                   dynamic_ncols=True, smoothing=0.1)
+                   dynamic_ncols=True, smoothing=0.1,
+                   # a log file (CI, nohup) gets a line every 30 s, not a redraw per step
+                   mininterval=0.1 if sys.stderr.isatty() else 30.0)
         interrupt = _InterruptFlag()
         with interrupt, bar:
             while self.progress < schedule.budget and not interrupt.requested:
