@@ -336,8 +336,8 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
                 (world,) = idx
                 evaluator.init_obs = self._init_obs[world]
                 reward, info = evaluator.evaluate(obs[world], actions[world])
-                outputs.append((np.atleast_1d(np.asarray(reward, dtype=np.float64)),
-                                {key: np.atleast_1d(np.asarray(value, dtype=np.float64)) for key, value in info.items()}))
+                # one-element lists: np.concatenate in _scatter joins them with the batch results
+                outputs.append(([reward], {key: [value] for key, value in info.items()}))
                 continue
             evaluator.init_obs = self._init_obs[idx]
             outputs.append(evaluator.evaluate(obs[idx], actions[idx]))  # scores the true goal, hidden or not
