@@ -55,7 +55,7 @@ def main() -> None:
         warmup_steps=args.warmup, eval_episodes_per_task=args.eval_episodes,
     )
     agent = MTSAC(config, device=torch.device(args.device), seed=args.seed)
-    print(f"{agent.benchmark.name}, surgery {args.surgery}, hidden {args.hidden}, lr {args.lr}, gamma {args.gamma}, "
+    print(f"{config.benchmark}, surgery {args.surgery}, hidden {args.hidden}, lr {args.lr}, gamma {args.gamma}, "
           f"tau {args.tau}, {args.updates_per_step} update(s) per step, seed {args.seed}, {args.threads} thread(s)")
     print(f"{'env steps':>10} {'success':>8} {'return':>8} {'train min':>10} {'wall min':>9}")
     steps, success, train_seconds, wall_started = [], [], 0.0, time.perf_counter()
@@ -72,7 +72,7 @@ def main() -> None:
               f"{(time.perf_counter() - wall_started) / 60:>9.1f}", flush=True)
         next_eval += args.eval_every
         # after every evaluation, so that a run cut short still leaves its curve so far
-        save_curve(steps, success, f"MTSAC on {agent.benchmark.name} ({args.surgery}), seed {args.seed}", args.out)
+        save_curve(steps, success, f"MTSAC on {config.benchmark} ({args.surgery}), seed {args.seed}", args.out)
     print(report.format())
     print(f"wrote {args.out}")
 
