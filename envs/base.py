@@ -293,7 +293,6 @@ class PolytaskEnv(gym.Env):
             self._variation = None if variation is None else int(variation)
         rng = self.np_random if self._variation is None else np.random.default_rng(self._variation)
         mujoco.mj_resetData(self.model, self.data)
-        self._ctrl_scale = HAND_STEP / (FRAME_SKIP * self.model.opt.timestep)
         ids = self._ids
         self.data.qpos[ids["hand_qpos"]] = self.hand_init
         self.data.act[ids["hand_act"]] = self.hand_init
@@ -308,7 +307,7 @@ class PolytaskEnv(gym.Env):
         self._previous_frame = frame
         obs = self._observation(frame)
         self.init_obs = obs.copy()
-        obs = self._visible(obs)
+        self._hide_goal(obs)
         self._last_obs = obs.copy()
         self._steps = 0
         return obs, {"variation": self._variation}
@@ -349,7 +348,7 @@ class PolytaskEnv(gym.Env):
         ctrl[left] = ctrl[right] = grip
         mujoco.mj_step(self.model, self.data, FRAME_SKIP)  # positional: keyword parsing costs more
         frame = self._frame()
-        obs = np.concatenate((frame, self._previous_frame, self.goal))
+        obs = self._observation(frame)
         self._previous_frame = frame
         # the reward sees the goal even when the agent does not
         reward, info = self.evaluate(obs, action)
@@ -358,8 +357,7 @@ class PolytaskEnv(gym.Env):
             if type(value) is not float:  # a task may return arrays or numpy scalars: make all floats
                 info = {key: float(value) for key, value in info.items()}
                 break
-        if not self.goal_observable:
-            obs[36:39] = 0.0
+        self._hide_goal(obs)
         self._last_obs = obs.copy()
         self._steps += 1
         return obs, reward, False, self._steps >= MAX_EPISODE_STEPS, info
@@ -407,13 +405,10 @@ class PolytaskEnv(gym.Env):
         """The full observation, goal included: what ``evaluate`` scores."""
         return np.concatenate((frame, self._previous_frame, self.goal))
 
-    def _visible(self, obs: np.ndarray) -> np.ndarray:
-        """What the agent sees: the goal zeroed when it is hidden."""
-        if self.goal_observable:
-            return obs
-        hidden = obs.copy()
-        hidden[36:39] = 0.0
-        return hidden
+    def _hide_goal(self, obs: np.ndarray) -> None:
+        """Turn a full observation into what the agent sees: the goal zeroed when hidden (in place)."""
+        if not self.goal_observable:
+            obs[36:39] = 0.0
 
     # ------------------------------------------------------------ snapshots
     #: model arrays a reset may change (variation poses, dynamics variation, goal site)

@@ -152,12 +152,8 @@ class BenchmarkVectorEnv(gym.vector.SyncVectorEnv):
 
     def __init__(self, benchmark: Benchmark | str, split: str = "train", num_envs: int | None = None, **env_kwargs):
         bench = get_benchmark(benchmark) if isinstance(benchmark, str) else benchmark
-        tasks = bench.tasks(split)
-        num_envs = len(tasks) if num_envs in (None, 1) else num_envs
-        if num_envs < len(tasks):
-            raise ValueError(f"{bench.name} {split} has {len(tasks)} tasks: num_envs must be 1 (one world per task) or >= {len(tasks)}, got {num_envs}")
         self.benchmark, self.split = bench, split
-        self.world_tasks = [tasks[i % len(tasks)] for i in range(num_envs)]
+        self.world_tasks = assign_worlds(bench, split, num_envs)
 
         def factory(task):
             return lambda: MultiTaskEnv(bench, split, task=task, **env_kwargs)
@@ -166,29 +162,17 @@ class BenchmarkVectorEnv(gym.vector.SyncVectorEnv):
 
     def reset(self, *, seed: int | Sequence[int] | None = None, options: dict[str, Any] | None = None):
         options = dict(options or {})
-        per_world = {key: options.pop(key) for key in ("task", "variation") if key in options}
-        for key, values in per_world.items():
-            if not isinstance(values, (list, tuple, np.ndarray)) or len(values) != self.num_envs:
-                raise ValueError(f"options[{key!r}] needs one entry per world ({self.num_envs}), got {values!r}")
-        if not per_world:
+        if "task" not in options and "variation" not in options:
             return super().reset(seed=seed, options=options or None)
         if "reset_mask" in options:
             raise ValueError("per-world 'task'/'variation' options cannot be combined with 'reset_mask'; pass None entries instead")
-        if seed is None:
-            seed = [None] * self.num_envs
-        elif isinstance(seed, (int, np.integer)):
-            seed = [int(seed) + i for i in range(self.num_envs)]
         self._terminations = np.zeros((self.num_envs,), dtype=np.bool_)
         self._truncations = np.zeros((self.num_envs,), dtype=np.bool_)
         self._autoreset_envs = np.zeros((self.num_envs,), dtype=np.bool_)
         infos: dict[str, Any] = {}
-        for i, env in enumerate(self.envs):
-            world_options = dict(options)
-            if "task" in per_world and per_world["task"][i] is not None:
-                world_options["task"] = per_world["task"][i]
-            if "variation" in per_world:
-                world_options["variation"] = per_world["variation"][i]
-            self._env_obs[i], info = env.reset(seed=seed[i], options=world_options)
+        world_options = split_world_options(options, self.num_envs)
+        for i, (env, world_seed) in enumerate(zip(self.envs, world_seeds(seed, self.num_envs))):
+            self._env_obs[i], info = env.reset(seed=world_seed, options=world_options[i])
             infos = self._add_info(infos, info, i)
         self._observations = gym.vector.utils.concatenate(self.single_observation_space, self._env_obs, self._observations)
         return np.copy(self._observations), infos
@@ -218,6 +202,49 @@ class BenchmarkVectorEnv(gym.vector.SyncVectorEnv):
     def tasks_now(self) -> list[str]:
         """The task each world is running."""
         return [env.unwrapped.task for env in self.envs]
+
+
+def assign_worlds(benchmark: Benchmark, split: str, num_envs: int | None) -> list[str]:
+    """The task each world starts on: round robin over the split's tasks.
+
+    ``num_envs`` None or 1 means one world per task; otherwise it must cover every task.
+    """
+    tasks = benchmark.tasks(split)
+    num_envs = len(tasks) if num_envs in (None, 1) else num_envs
+    if not isinstance(num_envs, (int, np.integer)) or num_envs < len(tasks):
+        raise ValueError(f"{benchmark.name} {split} has {len(tasks)} tasks: num_envs must be 1 (one world per task) or >= {len(tasks)}, got {num_envs!r}")
+    return [tasks[i % len(tasks)] for i in range(int(num_envs))]
+
+
+def world_seeds(seed: int | Sequence[int | None] | None, num_envs: int) -> list[int | None]:
+    """One reset seed per world: none, ``seed + i`` for an int, or the given list."""
+    if seed is None:
+        return [None] * num_envs
+    if isinstance(seed, (int, np.integer)):
+        return [int(seed) + i for i in range(num_envs)]
+    if len(seed) != num_envs:
+        raise ValueError(f"seed must be an int or one seed per world ({num_envs}), got {len(seed)} seeds")
+    return list(seed)
+
+
+def split_world_options(options: dict[str, Any], num_envs: int) -> list[dict[str, Any]]:
+    """Each world's reset options from vector options whose ``task`` and
+    ``variation`` hold one entry per world (a ``None`` task keeps the world's
+    task; a ``None`` variation draws one from the pool); other keys go to every world."""
+    shared = {key: value for key, value in options.items() if key not in ("task", "variation")}
+    per_world = {key: options[key] for key in ("task", "variation") if key in options}
+    for key, values in per_world.items():
+        if not isinstance(values, (list, tuple, np.ndarray)) or len(values) != num_envs:
+            raise ValueError(f"options[{key!r}] needs one entry per world ({num_envs}), got {values!r}")
+    worlds = []
+    for i in range(num_envs):
+        world = dict(shared)
+        if per_world.get("task") is not None and per_world["task"][i] is not None:
+            world["task"] = per_world["task"][i]
+        if "variation" in per_world:
+            world["variation"] = per_world["variation"][i]
+        worlds.append(world)
+    return worlds
 
 
 def make_benchmark_vec(benchmark: str | Benchmark = "MT10", split: str = "train", num_envs: int | None = None, task: str | None = None, **env_kwargs) -> BenchmarkVectorEnv:
