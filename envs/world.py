@@ -18,10 +18,6 @@ import numpy as np
 ASSETS = Path(__file__).parent / "assets"
 OBJECTS = ASSETS / "objects"
 
-#: collision bits: free objects also touch the invisible bounding box (bit 2)
-FREE_OBJECT_CONAFFINITY = 3
-
-
 def available_pieces() -> list[str]:
     """Names of the object pieces shipped with the suite."""
     return sorted(p.stem for p in OBJECTS.glob("*.xml"))
