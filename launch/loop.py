@@ -158,8 +158,9 @@ class _Training:
         with interrupt, bar:
             while self.progress < schedule.budget and not interrupt.requested:
                 self.pending_metrics.update(algorithm.step())
-                bar.update(algorithm.progress() - self.progress)
-                self.progress = algorithm.progress()
+                progress = algorithm.progress()
+                bar.update(progress - self.progress)
+                self.progress = progress
                 if self.progress >= schedule.next_log:
                     schedule.next_log = _next_multiple(self.progress, schedule.log_every)
                     self.log()
