@@ -169,12 +169,13 @@ class PegInsertSide(PolytaskEnv):
         """
         hand, head, mouth = obs[HAND], obs[OBJ1], obs[OBJ2]
         grasp = grasp_point(obs)
-        if peg_held(obs) or (np.linalg.norm(hand - grasp) < 0.012 and obs[GRIPPER] < GRIPPED_OPENING):
+        held = peg_held(obs, grasp)
+        if held or (np.linalg.norm(hand - grasp) < 0.012 and obs[GRIPPER] < GRIPPED_OPENING):
             # carrying: line the head up 4 cm before the mouth, then push it in
             lateral = np.abs(head[[0, 2]] - mouth[[0, 2]]).max()
             aligned = lateral < (0.006 if head[1] < mouth[1] else 0.012)
             head_target = mouth + (np.array([0.0, GOAL_DEPTH + 0.01, 0.0]) if aligned else np.array([0.0, -0.04, 0.0]))
-            if not peg_held(obs):
+            if not held:
                 head_target = head + np.array([0.0, 0.0, 0.05])  # just closed: lift first
             return move(hand, hand + head_target - head, CLOSE)
         if np.linalg.norm(hand[:2] - grasp[:2]) > 0.012:
