@@ -25,7 +25,7 @@ from envs.base import PolytaskEnv
 from envs.registry import register_task
 from envs.rewards import clip, closeness, distance, select
 from envs.tasks._common import GOAL, GRIPPER, HAND, OBJ1, component, info
-from envs.tasks.push import HOLDING_OPENING, NEAR_DISTANCE, PUCK_HEIGHT, grasp_action, initial_distances
+from envs.tasks.push import HOLDING_OPENING, NEAR_DISTANCE, PUCK_HEIGHT, draw_goal_apart, grasp_action, initial_distances
 
 SUCCESS_DISTANCE = 0.07
 #: the puck must be this far above its start to count as lifted
@@ -92,11 +92,8 @@ class PickPlace(PolytaskEnv):
 
     def reset_task(self, rng):
         puck = rng.uniform(self.OBJ_LOW, self.OBJ_HIGH)
-        goal = rng.uniform(self.GOAL_LOW, self.GOAL_HIGH)
-        while np.linalg.norm(goal[:2] - puck) < self.MIN_START_TO_GOAL:
-            goal = rng.uniform(self.GOAL_LOW, self.GOAL_HIGH)
+        self.goal = draw_goal_apart(rng, puck, self.GOAL_LOW, self.GOAL_HIGH, self.MIN_START_TO_GOAL)
         self.set_free_pose("puck/puck", [puck[0], puck[1], PUCK_HEIGHT])
-        self.goal = goal
 
     def evaluate(self, obs, action):
         return lift_evaluate(obs, self.from_init(lift_initial), SUCCESS_DISTANCE)

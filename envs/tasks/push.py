@@ -77,6 +77,14 @@ def push_evaluate(obs, initial, success_distance: float):
     )
 
 
+def draw_goal_apart(rng, start, low, high, min_distance: float) -> np.ndarray:
+    """A goal drawn uniformly in [low, high], redrawn until its x, y lie ``min_distance`` or more from ``start``."""
+    goal = rng.uniform(low, high)
+    while np.linalg.norm(goal[:2] - start) < min_distance:
+        goal = rng.uniform(low, high)
+    return goal
+
+
 def grasp_action(obs, carry_target_of):
     """Scripted grasp of the object at obs[4:7]; then move as ``carry_target_of(obs)`` says.
 
@@ -117,9 +125,7 @@ class Push(PolytaskEnv):
 
     def reset_task(self, rng):
         puck = rng.uniform(self.OBJ_LOW, self.OBJ_HIGH)
-        goal = rng.uniform(self.GOAL_LOW, self.GOAL_HIGH)
-        while np.linalg.norm(goal - puck) < self.MIN_START_TO_GOAL:
-            goal = rng.uniform(self.GOAL_LOW, self.GOAL_HIGH)
+        goal = draw_goal_apart(rng, puck, self.GOAL_LOW, self.GOAL_HIGH, self.MIN_START_TO_GOAL)
         self.set_free_pose("puck/puck", [puck[0], puck[1], PUCK_HEIGHT])
         self.goal = np.array([goal[0], goal[1], PUCK_HEIGHT])
 
