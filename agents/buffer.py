@@ -76,11 +76,10 @@ class TaskBalancedReplayBuffer:
                 raise ValueError(f"{name} must have shape {want} (one row per task id), got {tuple(tensor.shape)}")
             tensors[name] = tensor.to(self.device)
         # Slots: the k-th transition of task t in this call goes k places after its write position.
-        rank = np.zeros(n, dtype=np.int64)
-        counts = np.zeros(self.num_tasks, dtype=np.int64)
-        for i, t in enumerate(task_id):
-            rank[i] = counts[t]
-            counts[t] += 1
+        counts = np.bincount(task_id, minlength=self.num_tasks)
+        order = np.argsort(task_id, kind="stable")
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n) - (np.cumsum(counts) - counts)[task_id[order]]
         # A call with more than a task's capacity keeps its newest (slots must not repeat).
         keep = rank >= counts[task_id] - self.capacity_per_task
         slots = (self.position[task_id] + rank) % self.capacity_per_task
