@@ -27,7 +27,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import KVWriter, Logger
 
-from envs.base import MAX_EPISODE_STEPS
+from envs.base import ACTION_DIM, MAX_EPISODE_STEPS
 from envs.metaworld_suite import SUITES, make_evaluator, make_suite_vec, suite_tasks
 from envs.report import EvalReport
 
@@ -239,7 +239,7 @@ class SB3Learner:
 
         def act(obs: np.ndarray, task_ids: np.ndarray) -> np.ndarray:
             obs, task_ids = np.asarray(obs), np.asarray(task_ids)
-            actions = np.zeros((len(obs), 4))
+            actions = np.zeros((len(obs), ACTION_DIM))
             for task_id in np.unique(task_ids):
                 rows = task_ids == task_id
                 actions[rows] = models[int(task_id)].predict(obs[rows], deterministic=True)[0]
