@@ -113,7 +113,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         self.num_threads = default_threads() if num_threads is None else num_threads
         self.render_mode = env_kwargs.get("render_mode")
         self.world_tasks = [task_names[i % len(task_names)] for i in range(self.num_envs)]
-        self.worlds = [MultiTaskEnv(bench, split, task=task, **env_kwargs) for task in self.world_tasks]
+        self.worlds = [MultiTaskEnv(bench, split, task=task, one_hot=one_hot, **env_kwargs) for task in self.world_tasks]
         # evaluate reads only obs, action, init_obs and class constants, so one
         # instance per task, given a group's stacked init_obs, serves all its worlds
         evaluator_kwargs = {k: v for k, v in env_kwargs.items() if k != "render_mode"}
@@ -122,12 +122,8 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         self._layouts = {task: FrameLayout(env, sensor_width) for task, env in self._evaluators.items()}
 
         self.single_action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
-        space = self.worlds[0].observation_space
-        if one_hot:
-            n = len(task_names)
-            space = gym.spaces.Box(np.concatenate([space.low, np.zeros(n)]), np.concatenate([space.high, np.ones(n)]), (OBS_DIM + n,), np.float64)
-        self.single_observation_space = space
-        self.observation_space = batch_space(space, self.num_envs)
+        self.single_observation_space = self.worlds[0].observation_space
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
 
         n = self.num_envs
@@ -229,8 +225,8 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
             self._groups = [(t, np.flatnonzero(self._task_index == t)) for t in np.unique(self._task_index)]
         return self._groups
 
-    def _chunk_plan(self, skip: np.ndarray) -> list[list[tuple]]:
-        if skip.any():  # some worlds reset this step instead: a one-off plan without them
+    def _chunk_plan(self, skip: np.ndarray, any_skipped: bool) -> list[list[tuple]]:
+        if any_skipped:  # some worlds reset this step instead: a one-off plan without them
             return [[self._slots[i] for i in chunk if not skip[i]] for chunk in self._chunk_indices()]
         if self._chunks is None:
             self._chunks = [[self._slots[i] for i in chunk] for chunk in self._chunk_indices()]
@@ -314,17 +310,17 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
             raise ValueError(f"actions must be finite; non-finite rows: {np.flatnonzero(~np.isfinite(actions).all(axis=1)).tolist()}")
         actions = np.clip(actions, -1.0, 1.0)
         resetting = self._autoreset.copy()
-        stepping = ~resetting
+        stepping, any_resetting = ~resetting, resetting.any()
         index, rows = self._index, self._rows
         # every world's row is written; those resetting this step are rewritten by _adopt
         np.put_along_axis(rows["ctrl"], index["hand_ctrl"], actions[:, :3] * self._ctrl_scale[:, None], axis=1)
         np.put_along_axis(rows["ctrl"], index["finger_ctrl"], actions[:, 3:4], axis=1)
-        self._simulate(self._chunk_plan(resetting))
+        self._simulate(self._chunk_plan(resetting, any_resetting))
 
         frame = frames(rows["sensors"], rows["qpos"], index)
         obs = np.concatenate([frame, self._previous_frame, self._goal], axis=1)
         groups = self._task_groups()
-        if resetting.any():
+        if any_resetting:
             groups = [(t, idx[stepping[idx]]) for t, idx in groups]
             groups = [(t, idx) for t, idx in groups if len(idx)]
         outputs = []
@@ -342,7 +338,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
             evaluator.init_obs = self._init_obs[idx]
             outputs.append(evaluator.evaluate(obs[idx], actions[idx]))  # scores the true goal, hidden or not
         rewards, infos = self._scatter(groups, outputs)
-        if resetting.any():
+        if any_resetting:
             self._obs[stepping], self._previous_frame[stepping] = obs[stepping], frame[stepping]
         else:
             self._obs, self._previous_frame = obs, frame
