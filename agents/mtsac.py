@@ -177,12 +177,11 @@ class MTSAC:
         """One vector-env step (one transition from every world), then updates."""
         metrics = self._collect()
         if self.vector_steps >= self.config.warmup_steps:
-            update_metrics = [self.update(self.buffer.sample(self.config.per_task_batch, self.generator))
-                              for _ in range(self.config.updates_per_step)]
-            names = list(update_metrics[-1])
-            # one host transfer for all of this step's update metrics
-            values = torch.stack([update_metrics[-1][name].float() for name in names]).tolist()
-            metrics.update(zip(names, values))
+            for _ in range(self.config.updates_per_step):
+                update_metrics = self.update(self.buffer.sample(self.config.per_task_batch, self.generator))
+            # the last update's metrics, in one host transfer
+            values = torch.stack([value.float() for value in update_metrics.values()]).tolist()
+            metrics.update(zip(update_metrics, values))
         return metrics
 
     def evaluate(self) -> EvalReport:
