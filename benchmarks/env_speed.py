@@ -180,15 +180,13 @@ def quiet():
 
 def metaworld_single(task: str):
     import gymnasium as gym
-    import metaworld
-    from metaworld.env_dict import ALL_V3_ENVIRONMENTS
+    from metaworld.env_dict import ALL_V3_ENVIRONMENTS  # importing metaworld registers its gym ids
 
     if f"{task}-v3" not in ALL_V3_ENVIRONMENTS:
         return None
     with quiet():
         env = gym.make("Meta-World/MT1", env_name=f"{task}-v3", seed=0)
         env.reset(seed=0)
-    del metaworld
     return env
 
 

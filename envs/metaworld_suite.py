@@ -56,11 +56,9 @@ def require_metaworld():
 
 def metaworld_task_name(task: str) -> str:
     """Meta-World's name of a task: ``"reach"`` or ``"reach-v3"`` -> ``"reach-v3"``."""
-    from metaworld.env_dict import ALL_V3_ENVIRONMENTS
-
     name = task if task.endswith(METAWORLD_VERSION) else task + METAWORLD_VERSION
-    if name not in ALL_V3_ENVIRONMENTS:
-        raise unknown_name_error("Meta-World task", name, ALL_V3_ENVIRONMENTS)
+    if name not in _all_envs():
+        raise unknown_name_error("Meta-World task", name, _all_envs())
     return name
 
 
@@ -165,7 +163,6 @@ def make_metaworld_vec(
     MT benchmarks hold one world per task (``worlds_per_task`` must be 1); ML
     benchmarks split each task's 50 goals over ``worlds_per_task`` worlds.
     """
-    require_metaworld()
     tasks = metaworld_tasks(benchmark, split, task)
     if not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int (Meta-World draws its goal sets from it), got {seed!r}")
