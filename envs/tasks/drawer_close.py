@@ -19,12 +19,8 @@ radius plus 1.5 cm).
 from __future__ import annotations
 
 from envs.registry import register_task
-from envs.rewards import closeness, distance, select
-from envs.tasks._common import OBJ1, info
+from envs.rewards import select
 from envs.tasks.drawer_open import TRAVEL, DrawerTask, drawer_expert
-
-#: handle-to-goal distance where ``in_place`` reaches 1
-IN_PLACE_DISTANCE = 0.04
 
 
 class DrawerClose(DrawerTask):
@@ -33,24 +29,12 @@ class DrawerClose(DrawerTask):
     start_opening = TRAVEL
     goal_opening = 0.0
     success_distance = 0.055
+    in_place_distance = 0.04
 
-    def evaluate(self, obs, action):
-        goal, initial_reach_distance, initial_handle_to_goal = self.from_init(self.initial_terms)
-        reach, in_loop, tcp_to_loop = self.reach_terms(obs, initial_reach_distance)
-        handle_to_goal = distance(obs[..., OBJ1], goal)
-        in_place = closeness(handle_to_goal, initial_handle_to_goal, IN_PLACE_DISTANCE)
-        success = handle_to_goal <= self.success_distance
+    @staticmethod
+    def reward(reach, in_place, success):
         shaped = 3.0 * reach + 7.0 * in_place
-        reward = select(success, 10.0, shaped)
-        return reward, info(
-            success,
-            near_object=tcp_to_loop <= 0.03,
-            grasp_success=in_loop,
-            grasp_reward=reach,
-            in_place_reward=in_place,
-            obj_to_target=handle_to_goal,
-            unscaled_reward=shaped / 10.0,
-        )
+        return select(success, 10.0, shaped), shaped / 10.0
 
     @staticmethod
     def expert(obs):

@@ -87,6 +87,8 @@ class DrawerTask(PolytaskEnv):
     goal_opening: ClassVar[float] = TRAVEL
     #: success: handle within this distance of the goal
     success_distance: ClassVar[float] = 0.03
+    #: handle-to-goal distance where the in-place term reaches 1
+    in_place_distance: ClassVar[float] = 0.02
 
     @classmethod
     def build(cls, spec):
@@ -120,26 +122,37 @@ class DrawerTask(PolytaskEnv):
         in_loop = (abs(offset) <= LOOP_HALF_SIZE).all(axis=-1)
         return reach, in_loop, norm(offset)
 
-
-class DrawerOpen(DrawerTask):
-    name = "drawer-open"
-    success_description = "handle within 3 cm of its fully pulled-out position (0.2 m out)"
+    @staticmethod
+    def reward(reach, in_place, success):
+        """``(reward, unscaled_reward)`` from the reach and in-place terms; each task weighs them."""
+        raise NotImplementedError
 
     def evaluate(self, obs, action):
         goal, initial_reach_distance, initial_handle_to_goal = self.from_init(self.initial_terms)
         reach, in_loop, tcp_to_loop = self.reach_terms(obs, initial_reach_distance)
         handle_to_goal = distance(obs[..., OBJ1], goal)
-        opened = closeness(handle_to_goal, initial_handle_to_goal, 0.02)
-        reward = 5.0 * (reach + opened)
+        in_place = closeness(handle_to_goal, initial_handle_to_goal, self.in_place_distance)
+        success = handle_to_goal <= self.success_distance
+        reward, unscaled_reward = self.reward(reach, in_place, success)
         return reward, info(
-            handle_to_goal <= self.success_distance,
+            success,
             near_object=tcp_to_loop <= 0.03,
             grasp_success=in_loop,
             grasp_reward=reach,
-            in_place_reward=opened,
+            in_place_reward=in_place,
             obj_to_target=handle_to_goal,
-            unscaled_reward=reward / 10.0,
+            unscaled_reward=unscaled_reward,
         )
+
+
+class DrawerOpen(DrawerTask):
+    name = "drawer-open"
+    success_description = "handle within 3 cm of its fully pulled-out position (0.2 m out)"
+
+    @staticmethod
+    def reward(reach, in_place, success):
+        reward = 5.0 * (reach + in_place)
+        return reward, reward / 10.0
 
     @staticmethod
     def expert(obs):
