@@ -15,7 +15,6 @@ saving a checkpoint.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import sys
 from pathlib import Path
 from typing import Annotated, Literal, Union
@@ -104,10 +103,7 @@ def train_command(argv: list[str]) -> int:
         argv = [DEFAULT_PRESET, *argv]  # options alone apply to the default preset
     wanted = None if asks_help else argv[0]
     if wanted is not None and wanted not in ALGORITHMS and wanted not in PRESETS:
-        known = sorted({*ALGORITHMS, *PRESETS})
-        close = difflib.get_close_matches(wanted, known, n=3, cutoff=0.5)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise UsageError(f"unknown algorithm or preset {wanted!r}.{hint} Presets: {', '.join(PRESETS)}; algorithms: {', '.join(ALGORITHMS)}")
+        raise UsageError(str(unknown_name_error("algorithm or preset", wanted, {*ALGORITHMS, *PRESETS})))
     choices = _train_choices(wanted)
     union = Union[tuple(Annotated[type(default), tyro.conf.subcommand(name, default=default, description=text)]
                         for name, (default, text) in choices.items())]
