@@ -25,9 +25,10 @@ from torch.func import functional_call
 
 from agents.buffer import TaskBalancedReplayBuffer, TransitionBatch
 from agents.networks import Conditioning, TanhGaussianActor, TwinCritic, frozen_copy, polyak_update
+from agents.suite import train_tasks_and_evaluator
 from agents.surgery import SurgeryName, make_surgery
 from envs.base import ACTION_DIM, MAX_EPISODE_STEPS, OBS_DIM
-from envs.metaworld_suite import Suite, make_evaluator, make_suite_vec, suite_tasks
+from envs.metaworld_suite import Suite, make_suite_vec
 from envs.report import EvalReport
 
 
@@ -124,13 +125,10 @@ class MTSAC:
     def __init__(self, config: MTSACConfig, *, device: torch.device, seed: int):
         _check(config)
         self.config, self.device = config, torch.device(device)
-        self.tasks = suite_tasks(config.suite, config.benchmark, "train", config.task)
-        if suite_tasks(config.suite, config.benchmark, config.eval_split, config.task) != self.tasks:
-            raise ValueError(f"MTSAC evaluates the tasks it trains on, but {config.benchmark}'s {config.eval_split} tasks differ from its train tasks")
+        self.tasks, self.evaluator = train_tasks_and_evaluator(config.suite, config.benchmark, config.task, config.eval_split,
+                                                               config.eval_max_steps, seed=seed, learner="MTSAC")
         t = self.num_tasks = len(self.tasks)
         self.env = make_suite_vec(config.suite, config.benchmark, "train", config.task, seed=seed, worlds_per_task=config.worlds_per_task)
-        max_steps = None if config.suite == "metaworld" else config.eval_max_steps  # Meta-World's protocol sets its own
-        self.evaluator = make_evaluator(config.suite, config.benchmark, config.eval_split, config.task, seed=seed, max_steps=max_steps)
         self.world_task_ids = np.array([self.tasks.index(name) for name in self.env.world_tasks])
         self._world_task_ids_device = torch.as_tensor(self.world_task_ids, device=self.device)
 

@@ -27,8 +27,9 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import KVWriter, Logger
 
+from agents.suite import train_tasks_and_evaluator
 from envs.base import ACTION_DIM, MAX_EPISODE_STEPS
-from envs.metaworld_suite import SUITES, make_evaluator, make_suite_vec, suite_tasks
+from envs.metaworld_suite import SUITES, make_suite_vec
 from envs.report import EvalReport
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"sac": SAC, "ppo": PPO}
@@ -181,9 +182,8 @@ class SB3Learner:
         check_config(config)
         self.config, self.device, self.seed = config, torch.device(device), seed
         c = config
-        self.tasks = suite_tasks(c.suite, c.benchmark, "train", c.task)
-        if suite_tasks(c.suite, c.benchmark, c.eval_split, c.task) != self.tasks:
-            raise ValueError(f"one model per task evaluates the tasks it trains on, but {c.benchmark}'s {c.eval_split} tasks differ from its train tasks")
+        self.tasks, self.evaluator = train_tasks_and_evaluator(c.suite, c.benchmark, c.task, c.eval_split, c.eval_max_steps,
+                                                               seed=seed, learner="one model per task")
         self.default_budget = c.steps_per_task * len(self.tasks)
         self.default_eval_every = max(c.steps_per_call, self.default_budget // 5)
         vector = make_suite_vec(c.suite, c.benchmark, "train", c.task, seed=seed)
@@ -196,8 +196,6 @@ class SB3Learner:
         for model, output in zip(self.models, self.outputs):
             model.set_logger(Logger(folder=None, output_formats=[output]))
         self.callbacks = [EpisodeSuccess() for _ in self.models]
-        eval_steps = None if c.suite == "metaworld" else c.eval_max_steps
-        self.evaluator = make_evaluator(c.suite, c.benchmark, c.eval_split, c.task, seed=seed, max_steps=eval_steps)
 
     def _new_model(self, world, seed: int) -> BaseAlgorithm:
         c = self.config
