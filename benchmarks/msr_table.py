@@ -48,15 +48,20 @@ def make_learner(model: str, problem: str, seed: int, device: torch.device = tor
     raise ValueError(f"model must be one of {sorted(NAMES)}, got {model!r}")
 
 
-def run_cell(job: tuple[str, str, int, int]) -> dict:
-    """Train one (model, problem, seed) for ``steps`` outer updates; its test MSE and wall-clock."""
-    model, problem, seed, steps = job
+def train_learner(model: str, problem: str, seed: int, steps: int):
+    """A learner after ``steps`` outer updates on one thread."""
     torch.set_num_threads(1)
-    start = time.perf_counter()
     learner = make_learner(model, problem, seed)
     for _ in range(steps):
         learner.step()
-    row = learner.evaluate().rows[problem]
+    return learner
+
+
+def run_cell(job: tuple[str, str, int, int]) -> dict:
+    """Train one (model, problem, seed) for ``steps`` outer updates; its test MSE and wall-clock."""
+    model, problem, seed, steps = job
+    start = time.perf_counter()
+    row = train_learner(model, problem, seed, steps).evaluate().rows[problem]
     return dict(model=model, problem=problem, seed=seed, steps=steps, wall_s=time.perf_counter() - start, **row)
 
 
@@ -119,10 +124,7 @@ def draw_sharing_figure(path: Path, steps: int, seed: int) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    torch.set_num_threads(1)
-    learner = make_learner("msr", "k1", seed)
-    for _ in range(steps):
-        learner.step()
+    learner = train_learner("msr", "k1", seed, steps)
     mse = learner.evaluate().rows["k1"]["test_mse"]
     learned = learner.sharing_pattern()  # (3, 68, 70)
     conv = conv_sharing_matrix(70, 3)
