@@ -50,7 +50,7 @@ from envs.base import ACTION_DIM, FRAME_SKIP, HAND_STEP, MAX_EPISODE_STEPS, OBS_
 from envs.batched_frames import SPARE_COLUMNS, FrameLayout, frames
 from envs.benchmarks import Benchmark, get_benchmark
 from envs.registry import get_task
-from envs.vector import MultiTaskEnv
+from envs.vector import MultiTaskEnv, assign_worlds, split_world_options, world_seeds
 
 
 def default_threads() -> int:
@@ -104,15 +104,12 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
             benchmark = Benchmark("tasks-" + "+".join(tasks), tasks, tasks)
         bench = get_benchmark(benchmark) if isinstance(benchmark, str) else benchmark
         task_names = bench.tasks(split)
-        num_envs = len(task_names) if num_envs in (None, 1) else num_envs
-        if not isinstance(num_envs, (int, np.integer)) or num_envs < len(task_names):
-            raise ValueError(f"{bench.name} {split} has {len(task_names)} tasks: num_envs must be 1 (one world per task) or >= {len(task_names)}, got {num_envs!r}")
+        self.world_tasks = assign_worlds(bench, split, num_envs)
         self.benchmark, self.split, self.task_names = bench, split, task_names
-        self.num_envs, self.one_hot = int(num_envs), one_hot
+        self.num_envs, self.one_hot = len(self.world_tasks), one_hot
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self.num_threads = default_threads() if num_threads is None else num_threads
         self.render_mode = env_kwargs.get("render_mode")
-        self.world_tasks = [task_names[i % len(task_names)] for i in range(self.num_envs)]
         self.worlds = [MultiTaskEnv(bench, split, task=task, one_hot=one_hot, **env_kwargs) for task in self.world_tasks]
         # evaluate reads only obs, action, init_obs and class constants, so one
         # instance per task, given a group's stacked init_obs, serves all its worlds
@@ -268,29 +265,18 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         ``reset_mask`` (bool array); anything else goes to every world's reset.
         """
         options = dict(options or {})
-        per_world = {key: options.pop(key) for key in ("task", "variation") if key in options}
-        for key, values in per_world.items():
-            if not isinstance(values, (list, tuple, np.ndarray)) or len(values) != self.num_envs:
-                raise ValueError(f"options[{key!r}] needs one entry per world ({self.num_envs}), got {values!r}")
         mask = options.pop("reset_mask", None)
         if mask is None:
             mask = np.ones(self.num_envs, dtype=bool)
         elif not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (self.num_envs,) or not mask.any():
             raise ValueError(f"options['reset_mask'] must be a bool numpy array of shape ({self.num_envs},) with a True entry, got {mask!r}")
-        if seed is None:
-            seed = [None] * self.num_envs
-        elif isinstance(seed, (int, np.integer)):
+        all_options = split_world_options(options, self.num_envs)
+        if isinstance(seed, (int, np.integer)):
             super().reset(seed=int(seed))
-            seed = [int(seed) + i for i in range(self.num_envs)]
-        elif len(seed) != self.num_envs:
-            raise ValueError(f"seed must be an int or one seed per world ({self.num_envs}), got {len(seed)} seeds")
+        seed = world_seeds(seed, self.num_envs)
         infos: dict[str, Any] = {}
         for i in np.flatnonzero(mask):
-            world_options = dict(options)
-            if per_world.get("task") is not None and per_world["task"][i] is not None:
-                world_options["task"] = per_world["task"][i]
-            if "variation" in per_world:
-                world_options["variation"] = per_world["variation"][i]
+            world_options = all_options[i]
             if not self._needs_reset:
                 self._hand_back(i)
             _, info = self.worlds[i].reset(seed=seed[i], options=world_options)
