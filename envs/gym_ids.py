@@ -19,6 +19,9 @@ from envs.benchmarks import BENCHMARKS
 
 def _vector_entry(benchmark: str):
     def make_vec(num_envs: int = 1, split: str = "train", task: str | None = None, max_episode_steps=None, batched: bool = True, **env_kwargs):
+        # gymnasium passes the registered episode length; polytask episodes are fixed at 500 steps
+        if max_episode_steps not in (None, MAX_EPISODE_STEPS):
+            raise ValueError(f"polytask episodes last {MAX_EPISODE_STEPS} steps; max_episode_steps={max_episode_steps} is not supported")
         if batched:
             from envs.batched import make_batched_vec
 
