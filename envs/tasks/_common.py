@@ -12,7 +12,6 @@ GRIPPER = 3
 OBJ1 = slice(4, 7)
 QUAT1 = slice(7, 11)
 OBJ2 = slice(11, 14)
-QUAT2 = slice(14, 18)
 GOAL = slice(36, 39)
 
 OPEN, CLOSE = -1.0, 1.0
