@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Literal, Sequence
+from typing import Literal, Sequence, get_args
 
 import torch
 from torch import nn
 
 Conditioning = Literal["one_hot", "multi_head"]
-CONDITIONINGS = ("one_hot", "multi_head")
+CONDITIONINGS = get_args(Conditioning)
 
 #: log-std bounds of the actor's Gaussian (as in cleanrl's SAC and SAC v2)
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0

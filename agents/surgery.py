@@ -40,14 +40,14 @@ passes. Nothing here reads a tensor back to the host.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal, NamedTuple
+from typing import Any, Callable, Literal, NamedTuple, get_args
 
 import torch
 from torch import nn
 from torch.func import grad_and_value, vmap
 
 SurgeryName = Literal["none", "pcgrad", "cagrad", "famo"]
-SURGERIES = ("none", "pcgrad", "cagrad", "famo")
+SURGERIES = get_args(SurgeryName)
 
 #: (module parameters by name, one task's slice of the batch) -> scalar loss
 TaskLoss = Callable[[dict[str, torch.Tensor], Any], torch.Tensor]
