@@ -34,7 +34,6 @@ def test_pcgrad_removes_exactly_the_conflicting_component():
     combined, gram = pcgrad_combine(torch.stack([g1, g2]), two_task_order(), reduction="sum")
     # by hand: g1' = g1 - (g1.g2)/|g2|^2 g2 = (0.5, 0.5); g2' = g2 - (g2.g1)/|g1|^2 g1 = (0, 1)
     torch.testing.assert_close(combined, torch.tensor([0.5, 1.5], dtype=DOUBLE))
-    assert float(torch.tensor([0.5, 0.5], dtype=DOUBLE) @ g2) == 0.0  # g1' lies in g2's normal plane
     mean, _ = pcgrad_combine(torch.stack([g1, g2]), two_task_order(), reduction="mean")
     torch.testing.assert_close(mean, torch.tensor([0.25, 0.75], dtype=DOUBLE))
     metrics = conflict_metrics(gram)
