@@ -61,13 +61,12 @@ def grasp_point(obs: np.ndarray) -> np.ndarray:
     return obs[..., OBJ1] - GRASP_BEHIND_HEAD * peg_axis(obs[..., QUAT1])
 
 
-def peg_held(obs: np.ndarray, grasp: np.ndarray | None = None, hand_to_grasp=None) -> np.ndarray:
+def peg_held(obs: np.ndarray, grasp: np.ndarray, hand_to_grasp=None) -> np.ndarray:
     """The hand is at the grasp point, the fingers closed on the peg and the peg off the table.
 
-    ``grasp`` is ``grasp_point(obs)`` and ``hand_to_grasp`` the fingertips'
-    distance to it, where the caller has them already.
+    ``grasp`` is ``grasp_point(obs)``; ``hand_to_grasp`` the fingertips'
+    distance to it, where the caller has it already.
     """
-    grasp = grasp_point(obs) if grasp is None else grasp
     if hand_to_grasp is None:
         hand_to_grasp = distance(obs[..., HAND], grasp)
     near = hand_to_grasp < 0.03
