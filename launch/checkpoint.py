@@ -31,6 +31,11 @@ def checkpoint_path(run_dir: Path, progress: int) -> Path:
     return Path(run_dir) / f"checkpoint_{progress:012d}.pt"
 
 
+def progress_of(path: Path) -> int:
+    """The progress a checkpoint was saved at, read from its name."""
+    return int(Path(path).stem.split("_")[-1])
+
+
 def list_checkpoints(run_dir: Path) -> list[Path]:
     """The run's checkpoints, oldest first (by progress in the name; temp files ignored)."""
     run_dir = Path(run_dir)

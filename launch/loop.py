@@ -27,6 +27,7 @@ from launch.checkpoint import (
     checkpoint_path,
     latest_checkpoint,
     load_checkpoint,
+    progress_of,
     remove_stale_temp_files,
     save_checkpoint,
 )
@@ -172,7 +173,7 @@ class _Training:
                     summary = self.evaluate().summary()
                     bar.set_postfix(summary, refresh=False)
                     bar.write(f"[{self.progress} {unit}] " + ", ".join(f"{k} {v:.3f}" for k, v in summary.items()))
-        if self.last_saved is None or _progress_of(self.last_saved) != self.progress:
+        if self.last_saved is None or progress_of(self.last_saved) != self.progress:
             self.checkpoint()
         if interrupt.requested:
             print(f"interrupted at {self.progress} {unit}; checkpoint {self.last_saved}\n"
@@ -191,10 +192,6 @@ class _Training:
         print(f"report: {self.run_dir / 'report.csv'} and .json; checkpoint: {self.last_saved}; "
               f"training took {wall_time:.0f} s (all sessions of this run)")
         return TrainResult(report, self.run_dir, self.last_saved, self.progress, interrupted=False)
-
-
-def _progress_of(path: Path) -> int:
-    return int(Path(path).stem.split("_")[-1])
 
 
 def _resume_if_asked(algorithm: Algorithm, run: RunConfig, schedule: Schedule, identity: dict) -> Path | None:

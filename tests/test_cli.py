@@ -16,7 +16,7 @@ import imageio.v3 as iio
 import pytest
 import torch
 
-from launch.checkpoint import list_checkpoints
+from launch.checkpoint import list_checkpoints, progress_of
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
@@ -44,7 +44,7 @@ def wait_for_checkpoint(run_dir: Path, process: subprocess.Popen, at_least: int)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         found = list_checkpoints(run_dir)
-        if found and int(found[-1].stem.split("_")[-1]) >= at_least:
+        if found and progress_of(found[-1]) >= at_least:
             return
         time.sleep(0.05)
     raise AssertionError(f"no checkpoint >= {at_least} in {run_dir}; process returned {process.poll()}")
@@ -105,7 +105,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path):
     assert process.returncode == 130, stderr
     assert "interrupted at" in stdout and "--run.resume auto" in stdout
     newest = list_checkpoints(tmp_path / "stopped")[-1]
-    saved = int(newest.stem.split("_")[-1])
+    saved = progress_of(newest)
     assert 10 <= saved < 400 and f"interrupted at {saved} updates; checkpoint {newest}" in stdout
     finished = launch(*common[:3], 5 + saved, *common[4:], "--run.resume", "auto", dummy=True)
     assert finished.returncode == 0, finished.stderr
