@@ -22,9 +22,5 @@ class WindowClose(WindowSlide):
     direction = -1.0
     success_description = f"window handle within {SUCCESS_DISTANCE * 100:.0f} cm of the shut position (along x)"
 
-    @staticmethod
-    def expert(obs):
-        return WindowClose.push_expert(obs)
-
 
 register_task(WindowClose)

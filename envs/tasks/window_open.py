@@ -88,7 +88,7 @@ class WindowSlide(PolytaskEnv):
         )
 
     @classmethod
-    def push_expert(cls, obs: np.ndarray) -> np.ndarray:
+    def expert(cls, obs: np.ndarray) -> np.ndarray:
         """Stand off in front of the handle, step in beside it, then push it along x."""
         hand, handle, direction = obs[HAND], obs[OBJ1], cls.direction
         contact = handle - np.array([direction * CONTACT_SIDE, 0.0, 0.0])
@@ -108,10 +108,6 @@ class WindowOpen(WindowSlide):
     name = "window-open"
     direction = 1.0
     success_description = f"window handle within {SUCCESS_DISTANCE * 100:.0f} cm of the open position (along x)"
-
-    @staticmethod
-    def expert(obs):
-        return WindowOpen.push_expert(obs)
 
 
 register_task(WindowOpen)
