@@ -25,6 +25,8 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch import Tensor
 
+from meta.symmetry.layers import _positive
+
 __all__ = ["Problem", "PROBLEMS", "SymmetryTasks"]
 
 Problem = Literal["k1", "k2", "k5"]
@@ -50,9 +52,7 @@ class SymmetryTasks:
             raise ValueError(f"problem must be one of {PROBLEMS}, got {problem!r}")
         if not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-        for name, value in dict(num_tasks=num_tasks, examples=examples, length=length, kernel_size=kernel_size).items():
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        _positive(num_tasks=num_tasks, examples=examples, length=length, kernel_size=kernel_size)
         if kernel_size > length:
             raise ValueError(f"kernel_size {kernel_size} exceeds the signal length {length}")
         num_train = int(train_fraction * num_tasks)

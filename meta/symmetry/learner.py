@@ -41,7 +41,7 @@ from torch import Tensor, nn
 from envs.report import EvalReport
 from meta.inner_loop import InnerLoop
 from meta.symmetry.data import PROBLEMS, Problem, SymmetryTasks
-from meta.symmetry.layers import Conv1dSignal, LocallyConnected1d, ReparamLinear
+from meta.symmetry.layers import Conv1dSignal, LocallyConnected1d, ReparamLinear, _positive
 
 __all__ = ["MSRConfig", "MAMLConfig", "MSR", "MAML", "PAPER_LATENT", "t_interval_95"]
 
@@ -244,10 +244,7 @@ class MAML(_SyntheticMetaLearner):
 def _validate(config: SyntheticMetaConfig) -> None:
     if config.problem not in PROBLEMS:
         raise ValueError(f"problem must be one of {PROBLEMS}, got {config.problem!r}")
-    positive = dict(meta_batch=config.meta_batch, inner_steps=config.inner_steps, eval_tasks=config.eval_tasks)
-    for name, value in positive.items():
-        if value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value}")
+    _positive(meta_batch=config.meta_batch, inner_steps=config.inner_steps, eval_tasks=config.eval_tasks)
     if not (config.outer_lr > 0 and config.inner_lr > 0):
         raise ValueError(f"outer_lr and inner_lr must be positive, got {config.outer_lr} and {config.inner_lr}")
     if config.eval_tasks < 2:
