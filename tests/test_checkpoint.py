@@ -70,10 +70,8 @@ def test_unusable_files_raise_saying_why(tmp_path, content, message):
         torch.save({**PAYLOAD, "format": ckpt.FORMAT, "version": ckpt.FORMAT_VERSION + 1}, path)
     elif content == "foreign":  # e.g. a bare model state_dict
         torch.save({"weight": torch.zeros(3)}, path)
-    elif content == "incomplete":
+    else:  # incomplete
         torch.save({"format": ckpt.FORMAT, "version": ckpt.FORMAT_VERSION, "algorithm": "dummy"}, path)
-    else:
-        path.write_bytes(content)
     with pytest.raises(CheckpointError, match=message):
         load_checkpoint(path)
 
