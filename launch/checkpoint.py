@@ -108,3 +108,11 @@ def load_checkpoint(where: Path | str) -> tuple[Path, dict]:
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}; it is incomplete or from an incompatible version")
     return path, data
+
+
+def load_algorithm_state(algorithm, data: dict, path: Path) -> None:
+    """Put a loaded checkpoint's algorithm state into ``algorithm``, naming the checkpoint if it does not fit."""
+    try:
+        algorithm.load_state_dict(data["algorithm_state"])
+    except Exception as error:
+        raise CheckpointError(f"{path}: the saved algorithm state does not fit this {data['algorithm']}: {error}") from error

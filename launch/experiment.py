@@ -10,7 +10,7 @@ import torch
 
 from envs.benchmarks import Benchmark, get_benchmark
 from launch.algorithms import config_from_dict, get_algorithm
-from launch.checkpoint import load_checkpoint
+from launch.checkpoint import load_algorithm_state, load_checkpoint
 from launch.config import RunConfig
 from launch.errors import UsageError
 from launch.loop import TrainResult, train
@@ -69,8 +69,5 @@ def restore(checkpoint, device: str = "auto"):
     run = RunConfig(seed=saved_run["seed"], device=device, deterministic=saved_run["deterministic"],
                     cpu_threads=saved_run.get("cpu_threads", 1))
     algorithm = build(name, config, run)
-    try:
-        algorithm.load_state_dict(data["algorithm_state"])
-    except Exception as error:
-        raise UsageError(f"{path}: the saved state does not fit this {name}: {error}") from error
+    load_algorithm_state(algorithm, data, path)
     return algorithm, name, config, path

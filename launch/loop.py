@@ -26,6 +26,7 @@ from launch.checkpoint import (
     CheckpointError,
     checkpoint_path,
     latest_checkpoint,
+    load_algorithm_state,
     load_checkpoint,
     progress_of,
     remove_stale_temp_files,
@@ -219,10 +220,7 @@ def _resume_if_asked(algorithm: Algorithm, run: RunConfig, schedule: Schedule, i
     if differences:
         raise CheckpointError(f"{path} was trained with a different {identity['algorithm']} config: {differences}; "
                               "resume with the config it was trained with")
-    try:
-        algorithm.load_state_dict(data["algorithm_state"])
-    except Exception as error:
-        raise CheckpointError(f"{path}: the saved algorithm state does not fit this {identity['algorithm']}: {error}") from error
+    load_algorithm_state(algorithm, data, path)
     loop = data["loop"]
     if algorithm.progress() != loop["progress"]:
         raise CheckpointError(f"{path}: algorithm reports progress {algorithm.progress()} after loading, loop saved {loop['progress']}")
