@@ -24,12 +24,12 @@ def env_id(name: str) -> str:
     return f"polytask/{name}-v{get_task(name).version}"
 
 
-def unknown_name_error(kind: str, name: str, known) -> ValueError:
-    """A ValueError naming the close matches among ``known``."""
+def unknown_name_error(kind: str, name: str, known, plural: str | None = None) -> ValueError:
+    """A ValueError naming the close matches among ``known`` (``plural`` defaults to kind + "s")."""
     known = sorted(known)
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return ValueError(f"unknown {kind} {name!r}.{hint} Known {kind}s: {', '.join(known)}")
+    return ValueError(f"unknown {kind} {name!r}.{hint} Known {plural or kind + 's'}: {', '.join(known)}")
 
 
 def get_task(name: str) -> type[PolytaskEnv]:

@@ -103,7 +103,7 @@ def train_command(argv: list[str]) -> int:
         argv = [DEFAULT_PRESET, *argv]  # options alone apply to the default preset
     wanted = None if asks_help else argv[0]
     if wanted is not None and wanted not in ALGORITHMS and wanted not in PRESETS:
-        raise UsageError(str(unknown_name_error("algorithm or preset", wanted, {*ALGORITHMS, *PRESETS})))
+        raise UsageError(str(unknown_name_error("algorithm or preset", wanted, {*ALGORITHMS, *PRESETS}, plural="algorithms and presets")))
     choices = _train_choices(wanted)
     union = Union[tuple(Annotated[type(default), tyro.conf.subcommand(name, default=default, description=text)]
                         for name, (default, text) in choices.items())]
