@@ -47,7 +47,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from envs.base import ACTION_DIM, FRAME_SKIP, HAND_STEP, MAX_EPISODE_STEPS, OBS_DIM
-from envs.batched_frames import SPARE_COLUMNS, FrameLayout, frames
+from envs.batched_frames import SPARE_COLUMNS, FrameLayout, flat_index, frames
 from envs.benchmarks import Benchmark, get_benchmark
 from envs.registry import get_task
 from envs.vector import MultiTaskEnv, assign_worlds, split_world_options, world_seeds
@@ -56,17 +56,6 @@ from envs.vector import MultiTaskEnv, assign_worlds, split_world_options, world_
 def default_threads() -> int:
     """The cores this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def _joined(values: list, groups: list[np.ndarray], where: np.ndarray) -> np.ndarray:
-    """Per-group results laid end to end; values that are not one per world are broadcast first."""
-    try:
-        joined = np.concatenate(values)
-        if joined.shape == where.shape:
-            return joined
-    except ValueError:  # a 0-d value
-        pass
-    return np.concatenate([np.broadcast_to(value, idx.shape) for value, idx in zip(values, groups)])
 
 
 class BatchedVectorEnv(gym.vector.VectorEnv):
@@ -153,6 +142,10 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         }
         self._slots: list[tuple | None] = [None] * n
         self._groups: list[tuple[int, np.ndarray]] | None = None
+        #: ``_index`` as flat indices into the raveled rows (``frames``' gathers, the control writes)
+        self._flat: dict[str, np.ndarray] = {}
+        #: whether each task's evaluator holds its group's ``init_obs`` (see ``_task_groups``)
+        self._evaluators_ready = False
         self._chunks: list[list[tuple]] | None = None
         self._needs_reset = True
 
@@ -218,9 +211,24 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         env._steps = int(self._steps[i])
 
     def _task_groups(self) -> list[tuple[int, np.ndarray]]:
+        """``(task id, its worlds)`` pairs, and with them the flat gather indices, remade after any ``_adopt``."""
         if self._groups is None:
             self._groups = [(t, np.flatnonzero(self._task_index == t)) for t in np.unique(self._task_index)]
+            rows, index = self._rows, self._index
+            for name, width in (("positions", "sensors"), ("matrices", "sensors"), ("fingers", "qpos"), ("hand_ctrl", "ctrl"), ("finger_ctrl", "ctrl")):
+                self._flat[name] = flat_index(index[name], rows[width].shape[1])
+            self._flat["present"] = index["present"]
+            self._evaluators_ready = False
         return self._groups
+
+    def _prime_evaluators(self, groups: list[tuple[int, np.ndarray]]) -> None:
+        """Give each task's evaluator the ``init_obs`` of the worlds it scores.
+
+        Assigning ``init_obs`` drops the terms ``from_init`` cached, so this
+        runs only when the groups changed, not at every step.
+        """
+        for t, idx in groups:
+            self._evaluators[self.task_names[t]].init_obs = self._init_obs[idx[0]].copy() if len(idx) == 1 else self._init_obs[idx]
 
     def _chunk_plan(self, skip: np.ndarray, any_skipped: bool) -> list[list[tuple]]:
         if any_skipped:  # some worlds reset this step instead: a one-off plan without them
@@ -297,18 +305,23 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         actions = np.clip(actions, -1.0, 1.0)
         resetting = self._autoreset.copy()
         stepping, any_resetting = ~resetting, resetting.any()
-        index, rows = self._index, self._rows
+        groups, rows = self._task_groups(), self._rows
+        flat = self._flat
         # every world's row is written; those resetting this step are rewritten by _adopt
-        np.put_along_axis(rows["ctrl"], index["hand_ctrl"], actions[:, :3] * self._ctrl_scale[:, None], axis=1)
-        np.put_along_axis(rows["ctrl"], index["finger_ctrl"], actions[:, 3:4], axis=1)
+        ctrl = rows["ctrl"].ravel()
+        ctrl[flat["hand_ctrl"]] = actions[:, :3] * self._ctrl_scale[:, None]
+        ctrl[flat["finger_ctrl"]] = actions[:, 3:4]  # both fingers
         self._simulate(self._chunk_plan(resetting, any_resetting))
 
-        frame = frames(rows["sensors"], rows["qpos"], index)
+        frame = frames(rows["sensors"], rows["qpos"], flat)
         obs = np.concatenate([frame, self._previous_frame, self._goal], axis=1)
-        groups = self._task_groups()
         if any_resetting:
             groups = [(t, idx[stepping[idx]]) for t, idx in groups]
             groups = [(t, idx) for t, idx in groups if len(idx)]
+            self._evaluators_ready = False  # these groups last one step: the resetting worlds are adopted below
+        if not self._evaluators_ready:
+            self._prime_evaluators(groups)
+            self._evaluators_ready = not any_resetting
         outputs = []
         for t, idx in groups:
             evaluator = self._evaluators[self.task_names[t]]
@@ -316,12 +329,8 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
                 # a lone world takes evaluate's plain-float path, several times
                 # cheaper than the numpy path on a batch of one (MT10 with one world per task)
                 (world,) = idx
-                evaluator.init_obs = self._init_obs[world]
-                reward, info = evaluator.evaluate(obs[world], actions[world])
-                # one-element lists: np.concatenate in _scatter joins them with the batch results
-                outputs.append(([reward], {key: [value] for key, value in info.items()}))
+                outputs.append(evaluator.evaluate(obs[world], actions[world]))
                 continue
-            evaluator.init_obs = self._init_obs[idx]
             outputs.append(evaluator.evaluate(obs[idx], actions[idx]))  # scores the true goal, hidden or not
         rewards, infos = self._scatter(groups, outputs)
         if any_resetting:
@@ -343,17 +352,23 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         return self._observations(), rewards, self._terminations.copy(), self._truncations.copy(), infos
 
     def _scatter(self, groups, outputs) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Rewards and ``info`` arrays (with their ``_key`` masks) of all worlds from per-group results."""
-        rewards, infos = np.zeros(self.num_envs), {}
-        if groups:
-            order = np.concatenate([idx for _, idx in groups])
-            rewards[order] = _joined([reward for reward, _ in outputs], [idx for _, idx in groups], order)
-        for key in dict.fromkeys(key for _, info in outputs for key in info):  # INFO_KEYS, unless a task adds more
-            having = [(idx, info[key]) for (_, idx), (_, info) in zip(groups, outputs) if key in info]
-            where = order if len(having) == len(groups) else np.concatenate([idx for idx, _ in having])
-            infos[key], infos[f"_{key}"] = np.zeros(self.num_envs), np.zeros(self.num_envs, dtype=bool)
-            infos[key][where] = _joined([value for _, value in having], [idx for idx, _ in having], where)
-            infos[f"_{key}"][where] = True
+        """Rewards and ``info`` arrays (with their ``_key`` masks) of all worlds from per-group results.
+
+        A lone world's results are plain floats, written at an int index (numpy's cheap scalar path).
+        """
+        n = self.num_envs
+        rewards, values, masks = np.zeros(n), {}, {}
+        for (_, idx), (reward, info) in zip(groups, outputs):
+            where = idx[0] if len(idx) == 1 else idx
+            rewards[where] = reward
+            for key, value in info.items():  # INFO_KEYS, unless a task adds more
+                if key not in values:
+                    values[key], masks[key] = np.zeros(n), np.zeros(n, dtype=bool)
+                values[key][where] = value
+                masks[key][where] = True
+        infos = {}
+        for key, value in values.items():
+            infos[key], infos[f"_{key}"] = value, masks[key]
         return rewards, infos
 
     def _observations(self) -> np.ndarray:

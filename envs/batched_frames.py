@@ -109,14 +109,27 @@ class FrameLayout:
         self.finger_ctrl = env._ids["finger_ctrl"]
 
 
-def frames(sensors: np.ndarray, qpos: np.ndarray, index: dict[str, np.ndarray]) -> np.ndarray:
-    """The 18-number frames (``PolytaskEnv._frame``) of every world, from its rows and gather indices."""
+def flat_index(index: np.ndarray, width: int) -> np.ndarray:
+    """Per-row column indices ``(n, k)`` -> indices into the raveled ``(n, width)`` rows.
+
+    Gathering with these is ``np.take_along_axis`` without its per-call index building.
+    """
+    return index + width * np.arange(len(index))[:, None]
+
+
+def frames(sensors: np.ndarray, qpos: np.ndarray, flat: dict[str, np.ndarray]) -> np.ndarray:
+    """The 18-number frames (``PolytaskEnv._frame``) of every world, from its rows.
+
+    ``flat`` holds :func:`flat_index` gathers of ``FrameLayout``'s
+    ``positions``, ``matrices`` (into ``sensors``) and ``fingers`` (into
+    ``qpos``), and the per-world ``present`` mask.
+    """
     n = len(sensors)
     frame = np.empty((n, 18))
-    frame[:, POSITION_COLUMNS] = np.take_along_axis(sensors, index["positions"], axis=1)
-    fingers = np.take_along_axis(qpos, index["fingers"], axis=1)
+    frame[:, POSITION_COLUMNS] = sensors.ravel()[flat["positions"]]
+    fingers = qpos.ravel()[flat["fingers"]]
     frame[:, 3] = np.clip((fingers[:, 0] + fingers[:, 1]) / 0.08, 0.0, 1.0)
-    matrices = np.take_along_axis(sensors, index["matrices"], axis=1).reshape(2 * n, 9)
+    matrices = sensors.ravel()[flat["matrices"]].reshape(2 * n, 9)
     frame[:, QUAT_COLUMNS] = mat_to_quat(matrices).reshape(n, 8)
-    frame *= index["present"]
+    frame *= flat["present"]
     return frame
