@@ -1,90 +1,177 @@
-"""Learning curve of MTSAC: success rate vs env steps, printed and saved as a PNG.
+"""Learning curves of MTSAC: test success vs env steps, printed and saved as a PNG.
 
-Trains ``agents.mtsac.MTSAC`` starting from ``agents.mtsac.REACH`` (single-task
-SAC on MT1 reach with stable-baselines3's settings: 2 x 64 networks, gamma
-0.95, lr 1e-3, two updates per env step); any flag overrides it. Evaluates
-every ``--eval-every`` env steps on the held-out test variations.
+Starts from a ``python -m launch`` preset of the ``mtsac`` algorithm (default
+``mt1-reach-sac``: single-task SAC on reach with stable-baselines3's
+settings); any flag overrides it. Runs every (surgery, seed) pair, ``--jobs``
+at a time in their own processes (one torch thread each), and evaluates each
+every ``--eval-every`` env steps on the held-out test variations. The PNG
+shows every run thinly and the mean over seeds of each surgery thickly; the
+closing table gives final success per run and per surgery (mean and
+standard deviation over seeds), and the per-task success averaged over seeds.
 
-    python benchmarks/sac_learning.py --steps 40000 --eval-every 5000 --out docs/sac_reach.png
-    python benchmarks/sac_learning.py --task push --steps 100000 --out docs/sac_push.png
-    python benchmarks/sac_learning.py --benchmark MT10 --surgery pcgrad --per-task-batch 64 --steps 100000
+    python benchmarks/sac_learning.py --steps 50000 --eval-every 10000 --seeds 1 --out docs/sac_reach.png
+    python benchmarks/sac_learning.py --task push --steps 300000 --eval-every 20000 --seeds 1 --out docs/sac_push.png
+    python benchmarks/sac_learning.py --preset mt10-pcgrad --surgery none pcgrad --seeds 0 1 2 --jobs 2 \\
+        --steps 300000 --eval-every 50000 --out docs/mt10_surgery.png
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import multiprocessing
 import time
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from agents.mtsac import MTSAC, REACH, REACH_STEPS  # noqa: E402
+from agents.mtsac import MTSAC, MTSACConfig  # noqa: E402
 from agents.surgery import SURGERIES  # noqa: E402
+from launch.algorithms import get_preset  # noqa: E402
+
+#: flag -> MTSACConfig fields it sets (the learning rate sets all three)
+OVERRIDES = {
+    "task": ("task",),
+    "hidden": ("hidden_sizes",),
+    "per_task_batch": ("per_task_batch",),
+    "lr": ("actor_lr", "critic_lr", "temperature_lr"),
+    "gamma": ("gamma",),
+    "tau": ("tau",),
+    "updates_per_step": ("updates_per_step",),
+    "warmup": ("warmup_steps",),
+    "eval_episodes": ("eval_episodes_per_task",),
+}
 
 
-def main() -> None:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--benchmark", default="MT1", help="MT1 (with --task), MT10 or MTALL")
-    parser.add_argument("--task", default="reach", help="the task of MT1 (ignored otherwise)")
-    parser.add_argument("--surgery", default="none", choices=SURGERIES)
-    parser.add_argument("--hidden", type=int, nargs="+", default=list(REACH.hidden_sizes), help="hidden widths of actor and critics")
-    parser.add_argument("--per-task-batch", type=int, default=REACH.per_task_batch)
-    parser.add_argument("--lr", type=float, default=REACH.actor_lr, help="learning rate of actor, critic and temperature")
-    parser.add_argument("--gamma", type=float, default=REACH.gamma)
-    parser.add_argument("--tau", type=float, default=REACH.tau)
-    parser.add_argument("--updates-per-step", type=int, default=REACH.updates_per_step, help="updates per vector-env step")
-    parser.add_argument("--warmup", type=int, default=REACH.warmup_steps, help="vector-env steps of random actions")
-    parser.add_argument("--steps", type=int, default=REACH_STEPS, help="env steps to train")
-    parser.add_argument("--eval-every", type=int, default=5_000, help="env steps between evaluations")
-    parser.add_argument("--eval-episodes", type=int, default=REACH.eval_episodes_per_task, help="evaluation episodes per task")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--preset", default="mt1-reach-sac", help="an mtsac preset of `python -m launch list`")
+    parser.add_argument("--task", help="the task of an MT1 preset")
+    parser.add_argument("--surgery", nargs="+", choices=SURGERIES, help="one curve set per surgery (default: the preset's)")
+    parser.add_argument("--hidden", type=int, nargs="+", help="hidden widths of actor and critics")
+    parser.add_argument("--per-task-batch", type=int)
+    parser.add_argument("--lr", type=float, help="learning rate of actor, critic and temperature")
+    parser.add_argument("--gamma", type=float)
+    parser.add_argument("--tau", type=float)
+    parser.add_argument("--updates-per-step", type=int, help="updates per vector-env step")
+    parser.add_argument("--warmup", type=int, help="vector-env steps of random actions")
+    parser.add_argument("--eval-episodes", type=int, help="evaluation episodes per task")
+    parser.add_argument("--steps", type=int, help="env steps to train (default: the preset's budget)")
+    parser.add_argument("--eval-every", type=int, help="env steps between evaluations (default: the preset's)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--jobs", type=int, default=1, help="runs at a time, each in its own process")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads of each run")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default="sac_learning.png", help="where the learning-curve PNG goes")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    parser.add_argument("--json", help="also write every run's curve and final per-task success here")
+    return parser.parse_args(argv)
 
-    config = dataclasses.replace(
-        REACH, benchmark=args.benchmark, task=args.task if args.benchmark == "MT1" else None, surgery=args.surgery,
-        hidden_sizes=tuple(args.hidden), per_task_batch=args.per_task_batch, actor_lr=args.lr, critic_lr=args.lr,
-        temperature_lr=args.lr, gamma=args.gamma, tau=args.tau, updates_per_step=args.updates_per_step,
-        warmup_steps=args.warmup, eval_episodes_per_task=args.eval_episodes,
-    )
-    agent = MTSAC(config, device=torch.device(args.device), seed=args.seed)
-    print(f"{config.benchmark}, surgery {args.surgery}, hidden {args.hidden}, lr {args.lr}, gamma {args.gamma}, "
-          f"tau {args.tau}, {args.updates_per_step} update(s) per step, seed {args.seed}, {args.threads} thread(s)")
-    print(f"{'env steps':>10} {'success':>8} {'return':>8} {'train min':>10} {'wall min':>9}")
-    steps, success, train_seconds, wall_started = [], [], 0.0, time.perf_counter()
-    next_eval = args.eval_every
-    while agent.progress() < args.steps:
-        started = time.perf_counter()
-        while agent.progress() < min(next_eval, args.steps):
+
+def build_config(args: argparse.Namespace) -> tuple[MTSACConfig, int, int]:
+    """(config, env steps, eval interval) from the preset and the flags given."""
+    preset = get_preset(args.preset)
+    if preset.algorithm != "mtsac":
+        raise SystemExit(f"--preset {args.preset!r} is a {preset.algorithm} preset; this benchmark runs mtsac presets")
+    config, run = preset.build()
+    values = {}
+    for flag, fields in OVERRIDES.items():
+        value = getattr(args, flag)
+        if value is not None:
+            values.update(dict.fromkeys(fields, tuple(value) if isinstance(value, list) else value))
+    steps = args.steps or run.budget or MTSAC.default_budget
+    return dataclasses.replace(config, **values), steps, args.eval_every or run.eval_every or MTSAC.default_eval_every
+
+
+def run_curve(job: tuple) -> dict:
+    """Train one (config, seed) run; returns its curve, final per-task success and timings."""
+    config, steps, eval_every, seed, device, threads = job
+    torch.set_num_threads(threads)
+    label = f"[{config.surgery} seed {seed}]"
+    agent = MTSAC(config, device=torch.device(device), seed=seed)
+    curve = {"surgery": config.surgery, "seed": seed, "steps": [], "success": [], "train_seconds": 0.0}
+    started = time.perf_counter()
+    next_eval = eval_every
+    while agent.progress() < steps:
+        t0 = time.perf_counter()
+        while agent.progress() < min(next_eval, steps):
             agent.step()
-        train_seconds += time.perf_counter() - started
+        curve["train_seconds"] += time.perf_counter() - t0
         report = agent.evaluate()
-        steps.append(agent.progress())
-        success.append(report.mean("success_rate"))
-        print(f"{agent.progress():>10} {success[-1]:>8.2f} {report.mean('episode_return'):>8.1f} {train_seconds / 60:>10.1f} "
-              f"{(time.perf_counter() - wall_started) / 60:>9.1f}", flush=True)
-        next_eval += args.eval_every
-        # after every evaluation, so that a run cut short still leaves its curve so far
-        save_curve(steps, success, f"MTSAC on {config.benchmark} ({args.surgery}), seed {args.seed}", args.out)
-    print(report.format())
-    print(f"wrote {args.out}")
+        curve["steps"].append(agent.progress())
+        curve["success"].append(report.mean("success_rate"))
+        print(f"{label} {agent.progress():>8} env steps: success {curve['success'][-1]:.2f}, return "
+              f"{report.mean('episode_return'):.1f}, train {curve['train_seconds'] / 60:.1f} min", flush=True)
+        next_eval += eval_every
+    curve["per_task"] = {task: row["success_rate"] for task, row in report.rows.items()}
+    curve["wall_seconds"] = time.perf_counter() - started
+    return curve
 
 
-def save_curve(steps: list[int], success: list[float], title: str, out: str) -> None:
+def summarize(curves: list[dict]) -> str:
+    """The closing tables: one row per run, per surgery over seeds, per task over seeds."""
+    lines = [f"{'surgery':>8} {'seed':>5} {'final':>6} {'best':>6} {'train min':>10}"]
+    for c in curves:
+        lines.append(f"{c['surgery']:>8} {c['seed']:>5} {c['success'][-1]:>6.2f} {max(c['success']):>6.2f} {c['train_seconds'] / 60:>10.1f}")
+    surgeries = list(dict.fromkeys(c["surgery"] for c in curves))
+    lines += ["", f"{'surgery':>8} {'seeds':>5} {'final mean':>10} {'std':>5}  per seed"]
+    for s in surgeries:
+        finals = np.array([c["success"][-1] for c in curves if c["surgery"] == s])
+        lines.append(f"{s:>8} {len(finals):>5} {finals.mean():>10.3f} {finals.std():>5.3f}  {' '.join(f'{f:.2f}' for f in finals)}")
+    tasks = list(curves[0]["per_task"])
+    if len(tasks) > 1:
+        lines += ["", f"{'task':>22} " + " ".join(f"{s:>8}" for s in surgeries) + "   (final success, mean over seeds)"]
+        for task in tasks:
+            means = [np.mean([c["per_task"][task] for c in curves if c["surgery"] == s]) for s in surgeries]
+            lines.append(f"{task:>22} " + " ".join(f"{m:>8.2f}" for m in means))
+    return "\n".join(lines)
+
+
+def save_curves(curves: list[dict], title: str, out: str) -> None:
     figure, axis = plt.subplots(figsize=(6, 4))
-    axis.plot(steps, success, marker="o")
+    surgeries = list(dict.fromkeys(c["surgery"] for c in curves))
+    for color, surgery in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], surgeries):
+        runs = [c for c in curves if c["surgery"] == surgery]
+        for c in runs:
+            axis.plot(c["steps"], c["success"], color=color, alpha=0.3, linewidth=1)
+        length = min(len(c["success"]) for c in runs)
+        mean = np.mean([c["success"][:length] for c in runs], axis=0)
+        axis.plot(runs[0]["steps"][:length], mean, color=color, marker="o", linewidth=2, label=f"{surgery} (mean of {len(runs)})")
     axis.set(xlabel="env steps", ylabel="success rate (test variations)", ylim=(-0.02, 1.02), title=title)
     axis.grid(alpha=0.3)
+    axis.legend()
     figure.tight_layout()
     figure.savefig(out, dpi=120)
     plt.close(figure)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    config, steps, eval_every = build_config(args)
+    surgeries = args.surgery or [config.surgery]
+    where = config.benchmark + (f" {config.task}" if config.task else "")
+    print(f"{where} from preset {args.preset}: hidden {list(config.hidden_sizes)}, lr {config.actor_lr}, gamma {config.gamma}, "
+          f"tau {config.tau}, {config.per_task_batch} per task per batch, {config.updates_per_step} update(s) per step; "
+          f"{steps} env steps; surgeries {surgeries}; seeds {args.seeds}; {args.jobs} job(s) of {args.threads} thread(s)", flush=True)
+    jobs = [(dataclasses.replace(config, surgery=s), steps, eval_every, seed, args.device, args.threads) for s in surgeries for seed in args.seeds]
+    started = time.perf_counter()
+    if args.jobs == 1:
+        curves = [run_curve(job) for job in jobs]
+    else:
+        with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
+            curves = pool.map(run_curve, jobs, chunksize=1)
+    print(summarize(curves))
+    print(f"all runs: {(time.perf_counter() - started) / 60:.1f} min wall")
+    save_curves(curves, f"MTSAC on {where}, {steps} env steps", args.out)
+    print(f"wrote {args.out}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"preset": args.preset, "config": dataclasses.asdict(config), "curves": curves}, f, indent=1)
+        print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":

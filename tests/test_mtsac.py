@@ -157,3 +157,21 @@ def test_single_task_sac_learns_reach():
     while agent.progress() < REACH_STEPS:
         agent.step()
     assert agent.evaluate().mean("success_rate") >= 0.9
+
+
+def test_learning_curve_benchmark_runs_surgeries_and_seeds(tmp_path, capsys):
+    """A smoke run of benchmarks/sac_learning.py: its preset flags, the summary and the files it writes."""
+    import json
+
+    from benchmarks import sac_learning
+
+    png, data = tmp_path / "curve.png", tmp_path / "curve.json"
+    sac_learning.main(["--preset", "mt1-push-sac", "--surgery", "none", "pcgrad", "--seeds", "0", "3", "--steps", "60",
+                       "--eval-every", "30", "--eval-episodes", "1", "--hidden", "16", "--out", str(png), "--json", str(data)])
+    result = json.loads(data.read_text())
+    assert png.stat().st_size > 0
+    assert result["config"]["task"] == "push" and result["config"]["hidden_sizes"] == [16]
+    assert [(c["surgery"], c["seed"], c["steps"]) for c in result["curves"]] == [
+        ("none", 0, [30, 60]), ("none", 3, [30, 60]), ("pcgrad", 0, [30, 60]), ("pcgrad", 3, [30, 60])]
+    assert all(list(c["per_task"]) == ["push"] for c in result["curves"])
+    assert "final mean" in capsys.readouterr().out
