@@ -9,7 +9,8 @@ Prints three tables:
 (b) MT10 (the MT10 tasks registered here): our single env, our
     ``BenchmarkVectorEnv`` (sync), our ``BatchedVectorEnv`` at 10 and at the
     largest world count, the raw ``mj_step(nstep=5)`` bound of the same models
-    (threaded, and through ``mujoco.rollout``; no observation, no reward), and
+    (threaded, and through ``mujoco.rollout``; the same random controls, no
+    observation, no reward), and
     Meta-World's MT10 synchronous vector env (targets: batched >= 10x
     Meta-World; batched cost per step <= 1.3x raw at 500 worlds);
 (c) batched MT10 over worlds x threads, with the raw bound at each point.
@@ -103,54 +104,74 @@ def single_env_stepper(env, rng):
     return run
 
 
-def vector_stepper(vec, rng):
-    actions = rng.uniform(-1, 1, (64, vec.num_envs, 4)).astype(np.float32)
+def action_table(rng, worlds: int) -> np.ndarray:
+    """64 batches of uniform random actions, ``(64, worlds, 4)``: a vector stepper cycles through them."""
+    return rng.uniform(-1, 1, (64, worlds, 4)).astype(np.float32)
+
+
+def vector_stepper(vec, actions: np.ndarray):
     counter = iter(range(10**12))
-    return lambda: vec.step(actions[next(counter) % 64])
+    return lambda: vec.step(actions[next(counter) % len(actions)])
 
 
-def raw_threads_stepper(vec: BatchedVectorEnv, threads: int | None = None):
-    """``mj_step(nstep=5)`` over the batched env's worlds, threaded over chunks, nothing else.
-
-    It steps the worlds' own ``MjData`` with the controls they hold (the batched
-    env's latest actions): the same motion the batched env simulates.
+def raw_threads_stepper(vec: BatchedVectorEnv, actions: np.ndarray, threads: int | None = None):
+    """``mj_step(nstep=5)`` over the batched env's worlds, threaded over chunks, with nothing else
+    but the controls: each call writes into every world's ``ctrl`` what a batched step with the
+    next batch of ``actions`` (the batched stepper's table) writes, so both simulate the same
+    kind of motion (held controls would drive the hands into their limits, a cheaper motion).
     """
-    pairs = [(world.active.model, world.active.data) for world in vec.worlds]
+    table = np.stack([vec.controls(batch) for batch in actions])
+    worlds = [(w.active.model, w.active.data, w.active.data.ctrl, [table[k, i, : w.active.model.nu] for k in range(len(table))])
+              for i, w in enumerate(vec.worlds)]
     threads = threads or vec.num_threads
-    chunks = [pairs[c[0] : c[-1] + 1] for c in np.array_split(np.arange(len(pairs)), min(len(pairs), 2 * threads if threads > 1 else 1))]
+    chunks = [worlds[c[0] : c[-1] + 1] for c in np.array_split(np.arange(len(worlds)), min(len(worlds), 2 * threads if threads > 1 else 1))]
+    counter = iter(range(10**12))
 
-    def step_chunk(chunk):
-        for model, data in chunk:
+    def step_chunk(job):
+        chunk, k = job
+        for model, data, ctrl, controls in chunk:
+            ctrl[:] = controls[k]
             mujoco.mj_step(model, data, FRAME_SKIP)
 
-    if threads == 1:
-        return lambda: [step_chunk(c) for c in chunks], None
-    pool = concurrent.futures.ThreadPoolExecutor(threads)
-    return lambda: list(pool.map(step_chunk, chunks)), pool
+    def run():
+        k = next(counter) % len(table)
+        if threads == 1:
+            for chunk in chunks:
+                step_chunk((chunk, k))
+        else:
+            list(pool.map(step_chunk, [(chunk, k) for chunk in chunks]))
+
+    pool = concurrent.futures.ThreadPoolExecutor(threads) if threads > 1 else None
+    return run, pool
 
 
-def raw_rollout_steppers(vec: BatchedVectorEnv):
+def raw_rollout_steppers(vec: BatchedVectorEnv, actions: np.ndarray):
     """``mujoco.rollout`` of one env step (5 substeps) per world, one call per task group.
 
-    Each world starts from its current state and keeps its current controls,
-    as in ``raw_threads_stepper``, so both raw paths simulate the same motion.
+    Each world starts from its current state; controls cycle through
+    ``actions`` as in ``raw_threads_stepper``, so both raw paths simulate the same motion.
     """
     runner = rollout.Rollout(nthread=vec.num_threads if vec.num_threads > 1 else 0)
     spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
+    table = np.stack([vec.controls(batch) for batch in actions])
     groups = []
     for task in dict.fromkeys(vec.tasks_now):
-        worlds = [w.active for w in vec.worlds if w.task == task]
+        idx = [i for i, w in enumerate(vec.worlds) if w.task == task]
+        worlds = [vec.worlds[i].active for i in idx]
         models = [env.model for env in worlds]
+        nu = models[0].nu
         state = np.stack([_state(env, spec) for env in worlds])
         datas = [mujoco.MjData(models[0]) for _ in range(max(1, vec.num_threads))]
-        control = np.repeat(np.stack([env.data.ctrl for env in worlds])[:, None, :], FRAME_SKIP, axis=1)
+        control = np.repeat(table[:, idx, None, :nu], FRAME_SKIP, axis=2)  # (actions, worlds, substeps, nu)
         out_state = np.empty((len(worlds), FRAME_SKIP, state.shape[1]))
         out_sensors = np.empty((len(worlds), FRAME_SKIP, models[0].nsensordata))
         groups.append((models, datas, state, control, out_state, out_sensors))
+    counter = iter(range(10**12))
 
     def run():
+        k = next(counter) % len(table)
         for models, datas, state, control, out_state, out_sensors in groups:
-            runner.rollout(models, datas, state, control, nstep=FRAME_SKIP, state=out_state, sensordata=out_sensors, skip_checks=True)
+            runner.rollout(models, datas, state, control[k], nstep=FRAME_SKIP, state=out_state, sensordata=out_sensors, skip_checks=True)
             state[:] = out_state[:, -1]
 
     return run, runner
@@ -234,17 +255,17 @@ def mt10_table(args, rng, tasks) -> None:
     sync.reset(seed=0)
     timed = {
         ("ours: single envs, one after another", n, 1): Timed(lambda: [s() for s in steppers], n, args.vector_calls),
-        ("ours: BenchmarkVectorEnv (sync)", n, 1): Timed(vector_stepper(sync, rng), n, args.vector_calls),
+        ("ours: BenchmarkVectorEnv (sync)", n, 1): Timed(vector_stepper(sync, action_table(rng, n)), n, args.vector_calls),
     }
     closers = []
     for worlds in sorted({n, max(args.worlds)}):
         vec = BatchedVectorEnv(bench, num_envs=worlds, num_threads=threads)
         vec.reset(seed=0)
-        vec.step(rng.uniform(-1, 1, (worlds, 4)))  # the raw steppers keep these controls
+        actions = action_table(rng, worlds)
         calls = max(3, args.vector_calls * n // worlds)
-        raw, pool = raw_threads_stepper(vec)
-        run, runner = raw_rollout_steppers(vec)
-        timed[("ours: BatchedVectorEnv", worlds, threads)] = Timed(vector_stepper(vec, rng), worlds, calls)
+        raw, pool = raw_threads_stepper(vec, actions)
+        run, runner = raw_rollout_steppers(vec, actions)
+        timed[("ours: BatchedVectorEnv", worlds, threads)] = Timed(vector_stepper(vec, actions), worlds, calls)
         timed[("raw mj_step bound, threaded", worlds, threads)] = Timed(raw, worlds, calls)
         timed[("raw mj_step bound, mujoco.rollout", worlds, threads)] = Timed(run, worlds, calls)
         closers += [runner.close, vec.close] + ([pool.shutdown] if pool else [])
@@ -255,7 +276,7 @@ def mt10_table(args, rng, tasks) -> None:
         with quiet():
             mw = gym.make_vec("Meta-World/MT10", vector_strategy="sync", seed=0)
             mw.reset(seed=0)
-        timed[("Meta-World: MT10 SyncVectorEnv", mw.num_envs, 1)] = Timed(vector_stepper(mw, rng), mw.num_envs, args.vector_calls)
+        timed[("Meta-World: MT10 SyncVectorEnv", mw.num_envs, 1)] = Timed(vector_stepper(mw, action_table(rng, mw.num_envs)), mw.num_envs, args.vector_calls)
     with quiet():
         rates = measure(timed, args.repeats)
     for close in closers:
@@ -277,7 +298,7 @@ def scaling_table(args, rng, tasks) -> None:
         worlds = max(worlds, len(tasks))
         vec = BatchedVectorEnv(bench, num_envs=worlds, num_threads=1)
         vec.reset(seed=0)
-        vec.step(rng.uniform(-1, 1, (worlds, 4)))
+        actions = action_table(rng, worlds)
         calls = max(3, args.vector_calls * len(tasks) // worlds)
         timed, pools = {}, []
         for threads in thread_counts:
@@ -285,9 +306,9 @@ def scaling_table(args, rng, tasks) -> None:
             def use(threads=threads):
                 vec.num_threads = threads
 
-            raw, pool = raw_threads_stepper(vec, threads)
+            raw, pool = raw_threads_stepper(vec, actions, threads)
             pools += [pool] if pool else []
-            timed[("batched", threads)] = Timed(vector_stepper(vec, rng), worlds, calls, prepare=use)
+            timed[("batched", threads)] = Timed(vector_stepper(vec, actions), worlds, calls, prepare=use)
             timed[("raw", threads)] = Timed(raw, worlds, calls)
         rates = measure(timed, args.repeats)
         for threads in thread_counts:

@@ -305,12 +305,9 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         actions = np.clip(actions, -1.0, 1.0)
         resetting = self._autoreset.copy()
         stepping, any_resetting = ~resetting, resetting.any()
-        groups, rows = self._task_groups(), self._rows
-        flat = self._flat
+        groups, rows, flat = self._task_groups(), self._rows, self._flat
         # every world's row is written; those resetting this step are rewritten by _adopt
-        ctrl = rows["ctrl"].ravel()
-        ctrl[flat["hand_ctrl"]] = actions[:, :3] * self._ctrl_scale[:, None]
-        ctrl[flat["finger_ctrl"]] = actions[:, 3:4]  # both fingers
+        self._write_controls(rows["ctrl"].reshape(-1), actions)
         self._simulate(self._chunk_plan(resetting, any_resetting))
 
         frame = frames(rows["sensors"], rows["qpos"], flat)
@@ -350,6 +347,21 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         infos["task_id"], infos["_task_id"] = self._task_index.copy(), np.ones(self.num_envs, dtype=bool)
         self._autoreset = self._terminations | self._truncations
         return self._observations(), rewards, self._terminations.copy(), self._truncations.copy(), infos
+
+    def _write_controls(self, ctrl: np.ndarray, actions: np.ndarray) -> None:
+        """Write clipped ``actions`` as controls into the raveled ``ctrl`` rows (hand velocity targets, both fingers)."""
+        ctrl[self._flat["hand_ctrl"]] = actions[:, :3] * self._ctrl_scale[:, None]
+        ctrl[self._flat["finger_ctrl"]] = actions[:, 3:4]
+
+    def controls(self, actions) -> np.ndarray:
+        """The ``ctrl`` rows a :meth:`step` with ``actions`` writes: ``(num_envs, widest nu)``, world ``i``'s
+        controls in ``[i, :nu]``. For benchmarks that step the same models with nothing else."""
+        if self._needs_reset:
+            raise RuntimeError("call reset() before controls()")
+        self._task_groups()  # the flat indices of the current worlds
+        rows = self._rows["ctrl"].copy()
+        self._write_controls(rows.reshape(-1), np.clip(np.asarray(actions, dtype=np.float64), -1.0, 1.0))
+        return rows
 
     def _scatter(self, groups, outputs) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Rewards and ``info`` arrays (with their ``_key`` masks) of all worlds from per-group results.

@@ -157,6 +157,20 @@ def test_snapshots_restore_exactly_and_exchange_with_the_sync_vector_env():
         BatchedVectorEnv(bench, num_envs=6).set_state(snapshot)
 
 
+def test_controls_are_what_a_step_writes_into_every_world():
+    vec = BatchedVectorEnv("MT10", num_envs=20, num_threads=1)
+    with pytest.raises(RuntimeError, match="reset"):
+        vec.controls(np.zeros((20, 4)))
+    vec.reset(seed=3)
+    actions = np.random.default_rng(0).uniform(-1.5, 1.5, (20, 4))  # out-of-range values are clipped alike
+    expected = vec.controls(actions)
+    vec.step(actions)
+    for i, world in enumerate(vec.worlds):
+        data = world.active.data
+        np.testing.assert_array_equal(data.ctrl, expected[i, : world.active.model.nu])
+        assert np.all(data.ctrl != 0.0)
+
+
 def test_hidden_goal_and_one_hot_match_the_multi_task_env():
     tasks = tuple(TASK_NAMES[:3])
     bench = envs.Benchmark("three", tasks, tasks)
