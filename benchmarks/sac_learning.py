@@ -157,13 +157,15 @@ def main(argv=None) -> None:
     print(f"{where} from preset {args.preset}: hidden {list(config.hidden_sizes)}, lr {config.actor_lr}, gamma {config.gamma}, "
           f"tau {config.tau}, {config.per_task_batch} per task per batch, {config.updates_per_step} update(s) per step; "
           f"{steps} env steps; surgeries {surgeries}; seeds {args.seeds}; {args.jobs} job(s) of {args.threads} thread(s)", flush=True)
-    jobs = [(dataclasses.replace(config, surgery=s), steps, eval_every, seed, args.device, args.threads) for s in surgeries for seed in args.seeds]
+    # seed by seed, so that a run cut short still has every surgery on its first seeds
+    jobs = [(dataclasses.replace(config, surgery=s), steps, eval_every, seed, args.device, args.threads) for seed in args.seeds for s in surgeries]
     started = time.perf_counter()
     if args.jobs == 1:
         curves = [run_curve(job) for job in jobs]
     else:
         with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
             curves = pool.map(run_curve, jobs, chunksize=1)
+    curves.sort(key=lambda c: (surgeries.index(c["surgery"]), args.seeds.index(c["seed"])))
     print(summarize(curves))
     print(f"all runs: {(time.perf_counter() - started) / 60:.1f} min wall")
     save_curves(curves, f"MTSAC on {where}, {steps} env steps", args.out)
