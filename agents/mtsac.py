@@ -93,8 +93,10 @@ class MTSACConfig:
 #: Single-task SAC on reach with stable-baselines3's settings that solve it (``agents.sb3.REACH_SAC``:
 #: small networks, gamma 0.95, lr 1e-3, tau 0.01, two updates per env step, a short warmup).
 #: The earlier settings (2 x 256, gamma 0.99, lr 3e-4, one update per step) had reached only 0.4
-#: test success after 30k steps (``python benchmarks/sac_learning.py --steps 30000``, seed 0). Seed 1 (``python -m launch train mtsac`` with these values as flags): test success
-#: 0.2 / 0.6 / 0.8 / 0.8 / 0.9 / 0.9 after 10k / 20k / 30k / 40k / 50k / 60k env steps.
+#: test success after 30k steps (``python benchmarks/sac_learning.py --steps 30000``, seed 0). Seed 1
+#: (``python benchmarks/sac_learning.py --steps 50000 --eval-every 10000 --seeds 1``, docs/sac_reach.png):
+#: test success 0.35 / 0.85 / 0.95 / 0.9 / 0.95 after 10k / 20k / 30k / 40k / 50k env steps, 8.7 min
+#: of training on one thread, the other core busy with another run.
 REACH = MTSACConfig(benchmark="MT1", task="reach", hidden_sizes=(64, 64), actor_lr=1e-3, critic_lr=1e-3,
                     temperature_lr=1e-3, gamma=0.95, tau=0.01, per_task_batch=256, updates_per_step=2,
                     warmup_steps=100, eval_episodes_per_task=20)
