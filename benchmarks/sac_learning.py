@@ -45,6 +45,7 @@ OVERRIDES = {
     "updates_per_step": ("updates_per_step",),
     "warmup": ("warmup_steps",),
     "eval_episodes": ("eval_episodes_per_task",),
+    "worlds_per_task": ("worlds_per_task",),
 }
 
 
@@ -61,6 +62,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--updates-per-step", type=int, help="updates per vector-env step")
     parser.add_argument("--warmup", type=int, help="vector-env steps of random actions")
     parser.add_argument("--eval-episodes", type=int, help="evaluation episodes per task")
+    parser.add_argument("--worlds-per-task", type=int, help="simulated worlds of every task (one transition each per vector step)")
     parser.add_argument("--steps", type=int, help="env steps to train (default: the preset's budget)")
     parser.add_argument("--eval-every", type=int, help="env steps between evaluations (default: the preset's)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
