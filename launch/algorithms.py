@@ -148,11 +148,11 @@ register_algorithm(AlgorithmSpec(
 #: small networks, so that the budget buys env steps and updates rather than wide layers (one
 #: vector-env step with one PCGrad update, 64 transitions per task, one thread: 12 ms with 2 x 64,
 #: 16 ms with 2 x 128, 29 ms with 2 x 256).
-#: Measured (``python -m launch train``, seed 1, 2 cores shared with two other jobs, load average
-#: ~3.3 just before): 100k env steps in 3:55 wall; test success 0.2 on reach and on
-#: button-press-topdown, 0 elsewhere (mean 0.04); at 50k, 0 everywhere. The old default took 5:25
-#: for 80k at a similar load and 5:59 for 50k at load 6, so this budget leaves room for a busier
-#: machine. mt10-mtsac (no surgery) costs less per update and was not timed separately.
+#: Measured (``python -m launch train`` on a fresh clone, seed 1, quiet 2-core machine): 100k env
+#: steps in 3:48 wall; test success 0.4 on reach, push and drawer-close, 0 elsewhere (mean 0.12); at
+#: 50k, 0 everywhere. With two other jobs on the cores it took 3:55 before MTSAC's fused Adam, so
+#: the budget leaves room for a busier machine. mt10-mtsac (no surgery) trains 300k env steps in
+#: about 8 min against PCGrad's 11-12 (README, the MT10 comparison).
 MT10_TEN_MINUTES = {"benchmark": "MT10", "hidden_sizes": (64, 64), "per_task_batch": 64, "warmup_steps": 100,
                     "actor_lr": 1e-3, "critic_lr": 1e-3, "temperature_lr": 1e-3, "gamma": 0.95, "tau": 0.01,
                     "updates_per_step": 2, "eval_episodes_per_task": 5}
