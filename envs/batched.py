@@ -144,8 +144,6 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         self._groups: list[tuple[int, np.ndarray]] | None = None
         #: ``_index`` as flat indices into the raveled rows (``frames``' gathers, the control writes)
         self._flat: dict[str, np.ndarray] = {}
-        #: whether each task's evaluator holds its group's ``init_obs`` (see ``_task_groups``)
-        self._evaluators_ready = False
         self._chunks: list[list[tuple]] | None = None
         self._needs_reset = True
 
@@ -211,21 +209,22 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         env._steps = int(self._steps[i])
 
     def _task_groups(self) -> list[tuple[int, np.ndarray]]:
-        """``(task id, its worlds)`` pairs, and with them the flat gather indices, remade after any ``_adopt``."""
+        """``(task id, its worlds)`` pairs, remade after any ``_adopt`` together with the flat gather
+        indices and the evaluators' ``init_obs``."""
         if self._groups is None:
             self._groups = [(t, np.flatnonzero(self._task_index == t)) for t in np.unique(self._task_index)]
             rows, index = self._rows, self._index
             for name, width in (("positions", "sensors"), ("matrices", "sensors"), ("fingers", "qpos"), ("hand_ctrl", "ctrl"), ("finger_ctrl", "ctrl")):
                 self._flat[name] = flat_index(index[name], rows[width].shape[1])
             self._flat["present"] = index["present"]
-            self._evaluators_ready = False
+            self._prime_evaluators(self._groups)
         return self._groups
 
     def _prime_evaluators(self, groups: list[tuple[int, np.ndarray]]) -> None:
         """Give each task's evaluator the ``init_obs`` of the worlds it scores.
 
         Assigning ``init_obs`` drops the terms ``from_init`` cached, so this
-        runs only when the groups changed, not at every step.
+        runs only when the groups change, not at every step.
         """
         for t, idx in groups:
             self._evaluators[self.task_names[t]].init_obs = self._init_obs[idx[0]].copy() if len(idx) == 1 else self._init_obs[idx]
@@ -315,10 +314,8 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         if any_resetting:
             groups = [(t, idx[stepping[idx]]) for t, idx in groups]
             groups = [(t, idx) for t, idx in groups if len(idx)]
-            self._evaluators_ready = False  # these groups last one step: the resetting worlds are adopted below
-        if not self._evaluators_ready:
+            # groups of one step: the resetting worlds are adopted below, which remakes them
             self._prime_evaluators(groups)
-            self._evaluators_ready = not any_resetting
         outputs = []
         for t, idx in groups:
             evaluator = self._evaluators[self.task_names[t]]
