@@ -114,13 +114,17 @@ def vector_stepper(vec, actions: np.ndarray):
     return lambda: vec.step(actions[next(counter) % len(actions)])
 
 
-def raw_threads_stepper(vec: BatchedVectorEnv, actions: np.ndarray, threads: int | None = None):
+def control_table(vec: BatchedVectorEnv, actions: np.ndarray) -> np.ndarray:
+    """``(len(actions), worlds, widest nu)``: the controls a batched step with each batch of ``actions`` writes."""
+    return np.stack([vec.controls(batch) for batch in actions])
+
+
+def raw_threads_stepper(vec: BatchedVectorEnv, table: np.ndarray, threads: int | None = None):
     """``mj_step(nstep=5)`` over the batched env's worlds, threaded over chunks, with nothing else
-    but the controls: each call writes into every world's ``ctrl`` what a batched step with the
-    next batch of ``actions`` (the batched stepper's table) writes, so both simulate the same
-    kind of motion (held controls would drive the hands into their limits, a cheaper motion).
+    but the controls: each call writes into every world's ``ctrl`` the next row of ``table``
+    (``control_table`` of the batched stepper's actions), so both simulate the same kind of
+    motion (held controls would drive the hands into their limits, a cheaper motion).
     """
-    table = np.stack([vec.controls(batch) for batch in actions])
     worlds = [(w.active.model, w.active.data, w.active.data.ctrl, [table[k, i, : w.active.model.nu] for k in range(len(table))])
               for i, w in enumerate(vec.worlds)]
     threads = threads or vec.num_threads
@@ -145,15 +149,14 @@ def raw_threads_stepper(vec: BatchedVectorEnv, actions: np.ndarray, threads: int
     return run, pool
 
 
-def raw_rollout_steppers(vec: BatchedVectorEnv, actions: np.ndarray):
+def raw_rollout_steppers(vec: BatchedVectorEnv, table: np.ndarray):
     """``mujoco.rollout`` of one env step (5 substeps) per world, one call per task group.
 
-    Each world starts from its current state; controls cycle through
-    ``actions`` as in ``raw_threads_stepper``, so both raw paths simulate the same motion.
+    Each world starts from its current state; controls cycle through the rows
+    of ``table`` as in ``raw_threads_stepper``, so both raw paths simulate the same motion.
     """
     runner = rollout.Rollout(nthread=vec.num_threads if vec.num_threads > 1 else 0)
     spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
-    table = np.stack([vec.controls(batch) for batch in actions])
     groups = []
     for task in dict.fromkeys(vec.tasks_now):
         idx = [i for i, w in enumerate(vec.worlds) if w.task == task]
@@ -263,8 +266,9 @@ def mt10_table(args, rng, tasks) -> None:
         vec.reset(seed=0)
         actions = action_table(rng, worlds)
         calls = max(3, args.vector_calls * n // worlds)
-        raw, pool = raw_threads_stepper(vec, actions)
-        run, runner = raw_rollout_steppers(vec, actions)
+        controls = control_table(vec, actions)
+        raw, pool = raw_threads_stepper(vec, controls)
+        run, runner = raw_rollout_steppers(vec, controls)
         timed[("ours: BatchedVectorEnv", worlds, threads)] = Timed(vector_stepper(vec, actions), worlds, calls)
         timed[("raw mj_step bound, threaded", worlds, threads)] = Timed(raw, worlds, calls)
         timed[("raw mj_step bound, mujoco.rollout", worlds, threads)] = Timed(run, worlds, calls)
@@ -299,6 +303,7 @@ def scaling_table(args, rng, tasks) -> None:
         vec = BatchedVectorEnv(bench, num_envs=worlds, num_threads=1)
         vec.reset(seed=0)
         actions = action_table(rng, worlds)
+        controls = control_table(vec, actions)
         calls = max(3, args.vector_calls * len(tasks) // worlds)
         timed, pools = {}, []
         for threads in thread_counts:
@@ -306,7 +311,7 @@ def scaling_table(args, rng, tasks) -> None:
             def use(threads=threads):
                 vec.num_threads = threads
 
-            raw, pool = raw_threads_stepper(vec, actions, threads)
+            raw, pool = raw_threads_stepper(vec, controls, threads)
             pools += [pool] if pool else []
             timed[("batched", threads)] = Timed(vector_stepper(vec, actions), worlds, calls, prepare=use)
             timed[("raw", threads)] = Timed(raw, worlds, calls)
