@@ -6,11 +6,12 @@ settings); any flag overrides it. Runs every (surgery, seed) pair, ``--jobs``
 at a time in their own processes (one torch thread each), and evaluates each
 every ``--eval-every`` env steps on the held-out test variations. The PNG
 shows every run thinly and the mean over seeds of each surgery thickly; the
-closing table gives final success per run and per surgery (mean and
-standard deviation over seeds), and the per-task success averaged over seeds.
+closing table gives final and late success (the mean of the last three
+evaluations, less noisy than one) per run and per surgery (mean and standard
+deviation over seeds), and the per-task final success averaged over seeds.
 
     python benchmarks/sac_learning.py --steps 50000 --eval-every 10000 --seeds 1 --out docs/sac_reach.png
-    python benchmarks/sac_learning.py --task push --steps 300000 --eval-every 20000 --seeds 1 --out docs/sac_push.png
+    python benchmarks/sac_learning.py --preset mt1-push-sac --steps 600000 --seeds 1 --out docs/sac_push.png
     python benchmarks/sac_learning.py --preset mt10-pcgrad --surgery none pcgrad --seeds 0 1 2 --jobs 2 \\
         --steps 300000 --eval-every 50000 --out docs/mt10_surgery.png
 """
@@ -114,16 +115,29 @@ def run_curve(job: tuple) -> dict:
     return curve
 
 
+#: evaluations averaged into a run's "late" success, which is less noisy than its last evaluation alone
+LATE_EVALUATIONS = 3
+
+
+def late_success(curve: dict) -> float:
+    """Mean test success over the run's last ``LATE_EVALUATIONS`` evaluations (fewer if it has fewer)."""
+    return float(np.mean(curve["success"][-LATE_EVALUATIONS:]))
+
+
 def summarize(curves: list[dict]) -> str:
     """The closing tables: one row per run, per surgery over seeds, per task over seeds."""
-    lines = [f"{'surgery':>8} {'seed':>5} {'final':>6} {'best':>6} {'train min':>10}"]
+    lines = [f"{'surgery':>8} {'seed':>5} {'final':>6} {'late':>6} {'best':>6} {'train min':>10}   "
+             f"(late: mean of the last {LATE_EVALUATIONS} evaluations)"]
     for c in curves:
-        lines.append(f"{c['surgery']:>8} {c['seed']:>5} {c['success'][-1]:>6.2f} {max(c['success']):>6.2f} {c['train_seconds'] / 60:>10.1f}")
+        lines.append(f"{c['surgery']:>8} {c['seed']:>5} {c['success'][-1]:>6.2f} {late_success(c):>6.2f} {max(c['success']):>6.2f} "
+                     f"{c['train_seconds'] / 60:>10.1f}")
     surgeries = list(dict.fromkeys(c["surgery"] for c in curves))
-    lines += ["", f"{'surgery':>8} {'seeds':>5} {'final mean':>10} {'std':>5}  per seed"]
+    lines += ["", f"{'surgery':>8} {'seeds':>5} {'final mean':>10} {'std':>5} {'late mean':>9} {'std':>5}  final per seed"]
     for s in surgeries:
         finals = np.array([c["success"][-1] for c in curves if c["surgery"] == s])
-        lines.append(f"{s:>8} {len(finals):>5} {finals.mean():>10.3f} {finals.std():>5.3f}  {' '.join(f'{f:.2f}' for f in finals)}")
+        lates = np.array([late_success(c) for c in curves if c["surgery"] == s])
+        lines.append(f"{s:>8} {len(finals):>5} {finals.mean():>10.3f} {finals.std():>5.3f} {lates.mean():>9.3f} {lates.std():>5.3f}  "
+                     f"{' '.join(f'{f:.2f}' for f in finals)}")
     tasks = list(curves[0]["per_task"])
     if len(tasks) > 1:
         lines += ["", f"{'task':>22} " + " ".join(f"{s:>8}" for s in surgeries) + "   (final success, mean over seeds)"]

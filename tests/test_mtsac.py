@@ -189,4 +189,12 @@ def test_learning_curve_benchmark_runs_surgeries_and_seeds(tmp_path, capsys):
     assert [(c["surgery"], c["seed"], c["steps"]) for c in result["curves"]] == [
         ("none", 0, [40, 80]), ("none", 3, [40, 80]), ("pcgrad", 0, [40, 80]), ("pcgrad", 3, [40, 80])]
     assert all(list(c["per_task"]) == ["push"] for c in result["curves"])
-    assert "final mean" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "final mean" in out and "late mean" in out
+
+
+def test_late_success_averages_the_last_three_evaluations():
+    from benchmarks import sac_learning
+
+    assert sac_learning.late_success({"success": [0.0, 0.1, 0.2, 0.6]}) == pytest.approx(0.3)
+    assert sac_learning.late_success({"success": [0.4]}) == pytest.approx(0.4)
