@@ -14,6 +14,9 @@ deviation over seeds), and the per-task final success averaged over seeds.
     python benchmarks/sac_learning.py --preset mt1-push-sac --steps 600000 --seeds 1 --out docs/sac_push.png
     python benchmarks/sac_learning.py --preset mt10-pcgrad --surgery none pcgrad --seeds 0 1 2 --jobs 2 \\
         --steps 300000 --eval-every 50000 --out docs/mt10_surgery.png
+
+``--from-json a.json b.json`` trains nothing: it summarizes and plots the runs
+that earlier ``--json`` files of one config hold together (more seeds run later).
 """
 
 from __future__ import annotations
@@ -72,7 +75,28 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default="sac_learning.png", help="where the learning-curve PNG goes")
     parser.add_argument("--json", help="also write every run's curve and final per-task success here")
+    parser.add_argument("--from-json", nargs="+", metavar="JSON",
+                        help="train nothing: summarize and plot the runs that earlier --json files hold (same config, e.g. more seeds)")
     return parser.parse_args(argv)
+
+
+def load_runs(paths: list[str]) -> tuple[str, dict, list[dict]]:
+    """(preset, config, curves) of earlier ``--json`` files, which must share their preset and config."""
+    loaded = []
+    for path in paths:
+        with open(path) as f:
+            loaded.append(json.load(f))
+    first = loaded[0]
+    for path, data in zip(paths[1:], loaded[1:]):
+        if (data["preset"], data["config"]) != (first["preset"], first["config"]):
+            changed = sorted(k for k in first["config"] if data["config"].get(k) != first["config"][k])
+            raise SystemExit(f"--from-json: {path} differs from {paths[0]} in preset or config ({', '.join(changed) or 'preset'}); "
+                             "only runs of one config can be summarized together")
+    curves = [c for data in loaded for c in data["curves"]]
+    runs = [(c["surgery"], c["seed"]) for c in curves]
+    if len(set(runs)) != len(runs):
+        raise SystemExit(f"--from-json: a (surgery, seed) run appears twice in {paths}")
+    return first["preset"], first["config"], curves
 
 
 def build_config(args: argparse.Namespace) -> tuple[MTSACConfig, int, int]:
@@ -165,8 +189,27 @@ def save_curves(curves: list[dict], title: str, out: str) -> None:
     plt.close(figure)
 
 
+def report(preset: str, config: dict, curves: list[dict], args: argparse.Namespace, title: str) -> None:
+    """Print the closing tables, save the PNG and, if asked, the JSON of ``curves``."""
+    surgeries = list(dict.fromkeys(c["surgery"] for c in curves))
+    seeds = sorted(dict.fromkeys(c["seed"] for c in curves))
+    curves = sorted(curves, key=lambda c: (surgeries.index(c["surgery"]), seeds.index(c["seed"])))
+    print(summarize(curves))
+    save_curves(curves, title, args.out)
+    print(f"wrote {args.out}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"preset": preset, "config": config, "curves": curves}, f, indent=1)
+        print(f"wrote {args.json}")
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.from_json:
+        preset, config, curves = load_runs(args.from_json)
+        where = config["benchmark"] + (f" {config['task']}" if config["task"] else "")
+        report(preset, config, curves, args, f"MTSAC on {where}, {max(c['steps'][-1] for c in curves)} env steps")
+        return
     config, steps, eval_every = build_config(args)
     surgeries = args.surgery or [config.surgery]
     where = config.benchmark + (f" {config.task}" if config.task else "")
@@ -181,15 +224,8 @@ def main(argv=None) -> None:
     else:
         with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
             curves = pool.map(run_curve, jobs, chunksize=1)
-    curves.sort(key=lambda c: (surgeries.index(c["surgery"]), args.seeds.index(c["seed"])))
-    print(summarize(curves))
     print(f"all runs: {(time.perf_counter() - started) / 60:.1f} min wall")
-    save_curves(curves, f"MTSAC on {where}, {steps} env steps", args.out)
-    print(f"wrote {args.out}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"preset": args.preset, "config": dataclasses.asdict(config), "curves": curves}, f, indent=1)
-        print(f"wrote {args.json}")
+    report(args.preset, dataclasses.asdict(config), curves, args, f"MTSAC on {where}, {steps} env steps")
 
 
 if __name__ == "__main__":

@@ -193,6 +193,35 @@ def test_learning_curve_benchmark_runs_surgeries_and_seeds(tmp_path, capsys):
     assert "final mean" in out and "late mean" in out
 
 
+def test_learning_curve_benchmark_merges_runs_from_json(tmp_path, capsys):
+    """``--from-json`` summarizes runs saved by separate invocations as one set, and refuses mixed configs."""
+    import json
+
+    from benchmarks import sac_learning
+
+    def curve(surgery, seed, success):
+        return {"surgery": surgery, "seed": seed, "steps": [10, 20], "success": success, "train_seconds": 60.0,
+                "per_task": {"reach": success[-1], "push": 0.0}}
+
+    config = {"benchmark": "MT10", "task": None, "hidden_sizes": [64, 64]}
+    first, second, mixed = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    first.write_text(json.dumps({"preset": "mt10-pcgrad", "config": config,
+                                 "curves": [curve("none", 0, [0.1, 0.2]), curve("pcgrad", 0, [0.1, 0.4])]}))
+    second.write_text(json.dumps({"preset": "mt10-pcgrad", "config": config,
+                                  "curves": [curve("none", 1, [0.0, 0.4]), curve("pcgrad", 1, [0.2, 0.2])]}))
+    merged = tmp_path / "merged.json"
+    sac_learning.main(["--from-json", str(second), str(first), "--out", str(tmp_path / "m.png"), "--json", str(merged)])
+    runs = json.loads(merged.read_text())["curves"]
+    assert [(c["surgery"], c["seed"]) for c in runs] == [("none", 0), ("none", 1), ("pcgrad", 0), ("pcgrad", 1)]
+    out = capsys.readouterr().out
+    assert "    none     2      0.300" in out and "  pcgrad     2      0.300" in out
+    mixed.write_text(json.dumps({"preset": "mt10-pcgrad", "config": {**config, "hidden_sizes": [32]}, "curves": []}))
+    with pytest.raises(SystemExit, match="hidden_sizes"):
+        sac_learning.main(["--from-json", str(first), str(mixed), "--out", str(tmp_path / "x.png")])
+    with pytest.raises(SystemExit, match="appears twice"):
+        sac_learning.main(["--from-json", str(first), str(first), "--out", str(tmp_path / "x.png")])
+
+
 def test_late_success_averages_the_last_three_evaluations():
     from benchmarks import sac_learning
 
