@@ -189,13 +189,17 @@ def save_curves(curves: list[dict], title: str, out: str) -> None:
     plt.close(figure)
 
 
-def report(preset: str, config: dict, curves: list[dict], args: argparse.Namespace, title: str) -> None:
-    """Print the closing tables, save the PNG and, if asked, the JSON of ``curves``."""
+def learned(config: dict) -> str:
+    """What a config learns, for titles: its benchmark, and its task for MT1."""
+    return config["benchmark"] + (f" {config['task']}" if config["task"] else "")
+
+
+def report(preset: str, config: dict, curves: list[dict], args: argparse.Namespace) -> None:
+    """Print the closing tables, save the PNG and, if asked, the JSON of ``curves`` (``config`` as a dict)."""
     surgeries = list(dict.fromkeys(c["surgery"] for c in curves))
-    seeds = sorted(dict.fromkeys(c["seed"] for c in curves))
-    curves = sorted(curves, key=lambda c: (surgeries.index(c["surgery"]), seeds.index(c["seed"])))
+    curves = sorted(curves, key=lambda c: (surgeries.index(c["surgery"]), c["seed"]))
     print(summarize(curves))
-    save_curves(curves, title, args.out)
+    save_curves(curves, f"MTSAC on {learned(config)}, {max(c['steps'][-1] for c in curves)} env steps", args.out)
     print(f"wrote {args.out}")
     if args.json:
         with open(args.json, "w") as f:
@@ -206,14 +210,11 @@ def report(preset: str, config: dict, curves: list[dict], args: argparse.Namespa
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.from_json:
-        preset, config, curves = load_runs(args.from_json)
-        where = config["benchmark"] + (f" {config['task']}" if config["task"] else "")
-        report(preset, config, curves, args, f"MTSAC on {where}, {max(c['steps'][-1] for c in curves)} env steps")
+        report(*load_runs(args.from_json), args)
         return
     config, steps, eval_every = build_config(args)
     surgeries = args.surgery or [config.surgery]
-    where = config.benchmark + (f" {config.task}" if config.task else "")
-    print(f"{where} from preset {args.preset}: hidden {list(config.hidden_sizes)}, lr {config.actor_lr}, gamma {config.gamma}, "
+    print(f"{learned(dataclasses.asdict(config))} from preset {args.preset}: hidden {list(config.hidden_sizes)}, lr {config.actor_lr}, gamma {config.gamma}, "
           f"tau {config.tau}, {config.per_task_batch} per task per batch, {config.updates_per_step} update(s) per step; "
           f"{steps} env steps; surgeries {surgeries}; seeds {args.seeds}; {args.jobs} job(s) of {args.threads} thread(s)", flush=True)
     # seed by seed, so that a run cut short still has every surgery on its first seeds
@@ -225,7 +226,7 @@ def main(argv=None) -> None:
         with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
             curves = pool.map(run_curve, jobs, chunksize=1)
     print(f"all runs: {(time.perf_counter() - started) / 60:.1f} min wall")
-    report(args.preset, dataclasses.asdict(config), curves, args, f"MTSAC on {where}, {steps} env steps")
+    report(args.preset, dataclasses.asdict(config), curves, args)
 
 
 if __name__ == "__main__":
