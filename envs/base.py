@@ -35,15 +35,16 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
-from envs import world
+from envs import layout, world
+from envs.layout import ACTION_DIM, GRIPPER, OBS_DIM, OBS_HIGH, OBS_LOW, object_start
 
-OBS_DIM = 39
-ACTION_DIM = 4
 MAX_EPISODE_STEPS = 500
 FRAME_SKIP = 5
 #: metres the hand target moves per env step at |action| = 1 (Meta-World: 1 cm)
 HAND_STEP = 0.01
 HAND_INIT = np.array([0.0, 0.6, 0.2])
+#: the two finger joints' positions sum to this when the gripper is fully open (opening 1)
+FINGERS_OPEN = 0.08
 
 #: the info keys every task reports, so vector envs see one schema
 INFO_KEYS = (
@@ -56,25 +57,41 @@ INFO_KEYS = (
     "unscaled_reward",
 )
 
-# Declared observation bounds. Hand: its joint ranges plus a margin for soft
-# limits. Objects and goals: the invisible bounding box plus the reach of a
-# handle site beyond an object's centre. Zeros (absent object, hidden goal)
-# lie inside.
-HAND_LOW = np.array([-0.55, 0.30, -0.05])
-HAND_HIGH = np.array([0.55, 1.05, 0.50])
-POS_LOW = np.array([-0.80, 0.00, -0.20])
-POS_HIGH = np.array([0.80, 1.30, 1.00])
+
+def model_indices(model: mujoco.MjModel, object_sites: tuple[str, ...]) -> dict[str, Any]:
+    """Where a task model keeps what every step reads and writes: the hand's joints,
+    actuators and controls, the fingers, the observed sites, and the bodies, geoms
+    and dofs that dynamics variation scales (everything but the gripper)."""
+    m = model
+    act = {n: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_ACTUATOR, f"gripper/{n}") for n in "xyz"}
+    ids = {
+        "hand_qpos": np.array([m.jnt_qposadr[m.joint(f"gripper/{n}").id] for n in "xyz"]),
+        "hand_act": np.array([m.actuator_actadr[act[n]] for n in "xyz"]),
+        "hand_ctrl": np.array([act[n] for n in "xyz"]),
+        "finger_ctrl": np.array([m.actuator(f"gripper/{n}").id for n in ("left", "right")]),
+        "finger_qpos": np.array([m.jnt_qposadr[m.joint(f"gripper/{n}").id] for n in ("left", "right")]),
+        "tcp": m.site("gripper/tcp").id,
+        "goal": m.site("goal").id,
+        "objects": [m.site(name).id for name in object_sites],
+    }
+    gripper_bodies = {m.body(f"gripper/{n}").id for n in ("hand", "left_finger", "right_finger")}
+    ids["object_bodies"] = np.array([b for b in range(1, m.nbody) if b not in gripper_bodies and m.body_mass[b] > 0])
+    ids["object_geoms"] = np.array([g for g in range(m.ngeom) if m.geom_bodyid[g] not in gripper_bodies])
+    ids["object_dofs"] = np.array([d for d in range(m.nv) if m.dof_bodyid[d] not in gripper_bodies], dtype=int)
+    return ids
 
 
-def _frame_bounds() -> tuple[np.ndarray, np.ndarray]:
-    low = np.concatenate([HAND_LOW, [0.0], POS_LOW, -np.ones(4), POS_LOW, -np.ones(4)])
-    high = np.concatenate([HAND_HIGH, [1.0], POS_HIGH, np.ones(4), POS_HIGH, np.ones(4)])
-    return low, high
+@dataclasses.dataclass
+class StepState:
+    """The per-episode bookkeeping a step reads and writes beside the physics
+    (``MjData``): what the batched simulator takes over from a world after its
+    reset and hands back before the next one."""
 
-
-_FRAME_LOW, _FRAME_HIGH = _frame_bounds()
-OBS_LOW = np.concatenate([_FRAME_LOW, _FRAME_LOW, POS_LOW])
-OBS_HIGH = np.concatenate([_FRAME_HIGH, _FRAME_HIGH, POS_HIGH])
+    obs: np.ndarray  #: the last observation, as the agent saw it (goal hidden or not)
+    previous_frame: np.ndarray  #: the frame the next observation carries as its previous one
+    init_obs: np.ndarray  #: the episode's first observation, goal included (``evaluate``'s reference)
+    goal: np.ndarray
+    steps: int  #: env steps taken in this episode
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,7 +146,9 @@ class PolytaskEnv(gym.Env):
         self.dynamics = dynamics
         self.model = self.compile_model()
         self.data = mujoco.MjData(self.model)
-        self._ids = self._lookup_ids()
+        if len(self.object_sites) > layout.MAX_OBJECTS:
+            raise ValueError(f"{type(self).__name__}.object_sites names at most {layout.MAX_OBJECTS} sites, got {self.object_sites}")
+        self._ids = model_indices(self.model, self.object_sites)
         self._cache_views()
         names = [self.model.camera(i).name for i in range(self.model.ncam)]
         if camera not in names:
@@ -146,7 +165,7 @@ class PolytaskEnv(gym.Env):
         self.observation_space = gym.spaces.Box(OBS_LOW.copy(), OBS_HIGH.copy(), (OBS_DIM,), np.float64)
         self.goal = np.zeros(3)
         self.init_obs = np.zeros(OBS_DIM)
-        self._previous_frame = np.zeros(18)
+        self._previous_frame = np.zeros(layout.FRAME_DIM)
         self._last_obs = np.zeros(OBS_DIM)
         self._steps = 0
         self._variation: int | None = None
@@ -186,27 +205,6 @@ class PolytaskEnv(gym.Env):
         for name, sensor_type, object_type, object_name in sensors:
             sensor = spec.add_sensor()
             sensor.name, sensor.type, sensor.objtype, sensor.objname = name, sensor_type, object_type, object_name
-
-    def _lookup_ids(self) -> dict[str, Any]:
-        m = self.model
-        act = {n: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_ACTUATOR, f"gripper/{n}") for n in "xyz"}
-        ids = {
-            "hand_qpos": np.array([m.jnt_qposadr[m.joint(f"gripper/{n}").id] for n in "xyz"]),
-            "hand_act": np.array([m.actuator_actadr[act[n]] for n in "xyz"]),
-            "hand_ctrl": np.array([act[n] for n in "xyz"]),
-            "finger_ctrl": np.array([m.actuator(f"gripper/{n}").id for n in ("left", "right")]),
-            "finger_qpos": np.array([m.jnt_qposadr[m.joint(f"gripper/{n}").id] for n in ("left", "right")]),
-            "tcp": m.site("gripper/tcp").id,
-            "goal": m.site("goal").id,
-            "objects": [m.site(name).id for name in self.object_sites],
-        }
-        gripper_bodies = {m.body(f"gripper/{n}").id for n in ("hand", "left_finger", "right_finger")}
-        ids["object_bodies"] = np.array([b for b in range(1, m.nbody) if b not in gripper_bodies and m.body_mass[b] > 0])
-        ids["object_geoms"] = np.array([g for g in range(m.ngeom) if m.geom_bodyid[g] not in gripper_bodies])
-        ids["object_dofs"] = np.array([d for d in range(m.nv) if m.dof_bodyid[d] not in gripper_bodies], dtype=int)
-        if len(self.object_sites) > 2:
-            raise ValueError(f"{type(self).__name__}.object_sites names at most two sites, got {self.object_sites}")
-        return ids
 
     # ------------------------------------------------------- task interface
     def reset_task(self, rng: np.random.Generator) -> None:
@@ -373,14 +371,14 @@ class PolytaskEnv(gym.Env):
         self._ctrl_scale = HAND_STEP / (FRAME_SKIP * self.model.opt.timestep)
         # one gather copies the TCP and object positions into their frame slots
         sites = [int(ids["tcp"]), *(int(site) for site in ids["objects"])]
-        starts = [0, *(4 + 7 * k for k in range(len(ids["objects"])))]
+        starts = [layout.HAND.start, *(object_start(k) for k in range(len(ids["objects"])))]
         self._site_xpos_flat = d.site_xpos.reshape(-1)  # a view: MjData's arrays never move
         self._position_src = np.array([3 * site + axis for site in sites for axis in range(3)])
         self._position_dst = np.array([start + axis for start in starts for axis in range(3)])
         # object quaternions are written into a fixed buffer, then scattered in one go
         self._quats = np.zeros((len(ids["objects"]), 4))
         self._quat_views = [(self._quats[k], d.site_xmat[int(site)]) for k, site in enumerate(ids["objects"])]
-        self._quat_dst = np.array([4 + 7 * k + 3 + i for k in range(len(ids["objects"])) for i in range(4)], dtype=int)
+        self._quat_dst = np.array([object_start(k) + 3 + i for k in range(len(ids["objects"])) for i in range(4)], dtype=int)
         self._quats_flat = self._quats.reshape(-1)
 
     def __setstate__(self, state: dict) -> None:
@@ -392,9 +390,9 @@ class PolytaskEnv(gym.Env):
         """The 18 numbers of one frame: hand, gripper opening, two object poses."""
         qpos = self._qpos
         left, right = self._finger_qpos
-        frame = np.zeros(18)
+        frame = np.zeros(layout.FRAME_DIM)
         frame[self._position_dst] = self._site_xpos_flat[self._position_src]
-        frame[3] = min(max((qpos[left] + qpos[right]) / 0.08, 0.0), 1.0)
+        frame[GRIPPER] = min(max((qpos[left] + qpos[right]) / FINGERS_OPEN, 0.0), 1.0)
         if self._quat_views:
             for quat, xmat in self._quat_views:
                 mujoco.mju_mat2Quat(quat, xmat)
@@ -403,12 +401,30 @@ class PolytaskEnv(gym.Env):
 
     def _observation(self, frame: np.ndarray) -> np.ndarray:
         """The full observation, goal included: what ``evaluate`` scores."""
-        return np.concatenate((frame, self._previous_frame, self.goal))
+        return layout.observation(frame, self._previous_frame, self.goal)
 
     def _hide_goal(self, obs: np.ndarray) -> None:
         """Turn a full observation into what the agent sees: the goal zeroed when hidden (in place)."""
         if not self.goal_observable:
-            obs[36:39] = 0.0
+            layout.hide_goal(obs)
+
+    # ------------------------------------------------------------ step state
+    def step_state(self) -> StepState:
+        """A copy of this episode's step bookkeeping (see :class:`StepState`)."""
+        return StepState(self._last_obs.copy(), self._previous_frame.copy(), self.init_obs.copy(), self.goal.copy(), self._steps)
+
+    def load_step_state(self, state: StepState) -> None:
+        """Take over step bookkeeping from a simulator that stepped this env's ``MjData`` itself.
+
+        ``init_obs`` is reassigned only when it changed, so the terms
+        :meth:`from_init` remembered survive a hand-back within an episode.
+        """
+        self._last_obs = np.array(state.obs, dtype=np.float64)
+        self._previous_frame = np.array(state.previous_frame, dtype=np.float64)
+        if not np.array_equal(state.init_obs, self.init_obs):
+            self.init_obs = np.array(state.init_obs, dtype=np.float64)
+        self.goal = np.array(state.goal, dtype=np.float64)
+        self._steps = int(state.steps)
 
     # ------------------------------------------------------------ snapshots
     #: model arrays a reset may change (variation poses, dynamics variation, goal site)

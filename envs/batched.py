@@ -14,8 +14,10 @@ step never calls a world's Python ``step``:
   site poses, from the frame sensors ``PolytaskEnv.compile_model`` adds)
   and ``qpos`` (the gripper opening) into one row each;
 * observations are built for all worlds at once from those rows;
-* rewards and success: the task's ``evaluate`` once per group of worlds that
-  run the task, on stacked arrays.
+* rewards and success: the task's reward function
+  (:class:`~envs.reward_function.RewardFunction`, a pure function of ``obs``,
+  ``action`` and ``init_obs``) once per group of worlds that run the task, on
+  stacked arrays; no task env is built to score them.
 
 Why not ``mujoco.rollout``: it starts every rollout from a
 ``mjSTATE_FULLPHYSICS`` state with a zero (or given) solver warm start and
@@ -46,10 +48,12 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from envs.base import ACTION_DIM, FRAME_SKIP, HAND_STEP, MAX_EPISODE_STEPS, OBS_DIM
+from envs import layout
+from envs.base import FRAME_SKIP, HAND_STEP, MAX_EPISODE_STEPS, StepState
 from envs.batched_frames import SPARE_COLUMNS, FrameLayout, flat_index, frames
 from envs.benchmarks import Benchmark, get_benchmark
-from envs.registry import get_task
+from envs.layout import ACTION_DIM, ACTION_GRIP, ACTION_HAND, FRAME_DIM, OBS_DIM
+from envs.reward_function import RewardFunction
 from envs.vector import MultiTaskEnv, assign_worlds, split_world_options, world_seeds
 
 
@@ -100,12 +104,11 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         self.num_threads = default_threads() if num_threads is None else num_threads
         self.render_mode = env_kwargs.get("render_mode")
         self.worlds = [MultiTaskEnv(bench, split, task=task, one_hot=one_hot, **env_kwargs) for task in self.world_tasks]
-        # evaluate reads only obs, action, init_obs and class constants, so one
-        # instance per task, given a group's stacked init_obs, serves all its worlds
-        evaluator_kwargs = {k: v for k, v in env_kwargs.items() if k != "render_mode"}
-        self._evaluators = {task: get_task(task)(**evaluator_kwargs) for task in task_names}
-        sensor_width = max(env.model.nsensordata for env in self._evaluators.values()) + SPARE_COLUMNS
-        self._layouts = {task: FrameLayout(env, sensor_width) for task, env in self._evaluators.items()}
+        self._rewards = {task: RewardFunction(task) for task in task_names}
+        # every task starts in some world (assign_worlds), whose model gives the task's row layout
+        models = {world.task: world.active.model for world in reversed(self.worlds)}
+        sensor_width = max(model.nsensordata for model in models.values()) + SPARE_COLUMNS
+        self._layouts = {task: FrameLayout(models[task], self._rewards[task].task.object_sites, sensor_width) for task in task_names}
 
         self.single_action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
         self.single_observation_space = self.worlds[0].observation_space
@@ -114,7 +117,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
 
         n = self.num_envs
         self._obs = np.zeros((n, OBS_DIM))
-        self._previous_frame = np.zeros((n, 18))
+        self._previous_frame = np.zeros((n, FRAME_DIM))
         self._init_obs = np.zeros((n, OBS_DIM))
         self._steps = np.zeros(n, dtype=np.int64)
         self._task_index = np.zeros(n, dtype=np.int64)
@@ -126,22 +129,23 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         self._goal_observable = np.ones(n, dtype=bool)
         #: per-world rows the physics workers read (ctrl) and fill (sensors, qpos)
         self._rows = {
-            "ctrl": np.zeros((n, max(env.model.nu for env in self._evaluators.values()))),
+            "ctrl": np.zeros((n, max(model.nu for model in models.values()))),
             "sensors": np.zeros((n, sensor_width)),
-            "qpos": np.zeros((n, max(env.model.nq for env in self._evaluators.values()))),
+            "qpos": np.zeros((n, max(model.nq for model in models.values()))),
         }
         self._rows["sensors"][:, sensor_width - SPARE_COLUMNS + 1 :] = np.eye(3).ravel()
         #: per-world gather indices into those rows (see ``FrameLayout``), filled by ``_adopt``
         self._index = {
             "positions": np.zeros((n, 9), dtype=np.intp),
             "matrices": np.zeros((n, 18), dtype=np.intp),
-            "present": np.ones((n, 18)),
+            "present": np.ones((n, FRAME_DIM)),
             "fingers": np.zeros((n, 2), dtype=np.intp),
             "hand_ctrl": np.zeros((n, 3), dtype=np.intp),
             "finger_ctrl": np.zeros((n, 2), dtype=np.intp),
         }
         self._slots: list[tuple | None] = [None] * n
         self._groups: list[tuple[int, np.ndarray]] | None = None
+        self._group_init_obs: list[np.ndarray] = []
         #: ``_index`` as flat indices into the raveled rows (``frames``' gathers, the control writes)
         self._flat: dict[str, np.ndarray] = {}
         self._chunks: list[list[tuple]] | None = None
@@ -187,47 +191,42 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         env = world.active
         model, data = env.model, env.data
         self._slots[i] = self._slot(i, model, data)
-        layout = self._layouts[world.task]
+        task_layout = self._layouts[world.task]
         for name, index in self._index.items():
-            index[i] = getattr(layout, name)
+            index[i] = getattr(task_layout, name)
         self._rows["ctrl"][i, : model.nu] = data.ctrl
         self._task_index[i] = world.task_id
         self._ctrl_scale[i] = HAND_STEP / (FRAME_SKIP * model.opt.timestep)
-        self._obs[i] = env._last_obs
-        self._previous_frame[i] = env._previous_frame
-        self._init_obs[i] = env.init_obs
-        self._goal[i] = env.goal
+        state = env.step_state()
+        self._obs[i], self._previous_frame[i], self._init_obs[i] = state.obs, state.previous_frame, state.init_obs
+        self._goal[i], self._steps[i] = state.goal, state.steps
         self._goal_observable[i] = env.goal_observable
-        self._steps[i] = env._steps
         self._groups = self._chunks = None
 
     def _hand_back(self, i: int) -> None:
         """Write world ``i``'s step bookkeeping into its task env (before its reset or snapshot)."""
-        env = self.worlds[i].active
-        env._previous_frame = self._previous_frame[i].copy()
-        env._last_obs = self._obs[i].copy()
-        env._steps = int(self._steps[i])
+        self.worlds[i].active.load_step_state(
+            StepState(self._obs[i], self._previous_frame[i], self._init_obs[i], self._goal[i], int(self._steps[i])))
 
     def _task_groups(self) -> list[tuple[int, np.ndarray]]:
         """``(task id, its worlds)`` pairs, remade after any ``_adopt`` together with the flat gather
-        indices and the evaluators' ``init_obs``."""
+        indices and the groups' ``init_obs``."""
         if self._groups is None:
             self._groups = [(t, np.flatnonzero(self._task_index == t)) for t in np.unique(self._task_index)]
             rows, index = self._rows, self._index
             for name, width in (("positions", "sensors"), ("matrices", "sensors"), ("fingers", "qpos"), ("hand_ctrl", "ctrl"), ("finger_ctrl", "ctrl")):
                 self._flat[name] = flat_index(index[name], rows[width].shape[1])
             self._flat["present"] = index["present"]
-            self._prime_evaluators(self._groups)
+            self._group_init_obs = self._stack_init_obs(self._groups)
         return self._groups
 
-    def _prime_evaluators(self, groups: list[tuple[int, np.ndarray]]) -> None:
-        """Give each task's evaluator the ``init_obs`` of the worlds it scores.
+    def _stack_init_obs(self, groups: list[tuple[int, np.ndarray]]) -> list[np.ndarray]:
+        """Each group's ``init_obs``, one array per group (a lone world's as 1-d).
 
-        Assigning ``init_obs`` drops the terms ``from_init`` cached, so this
-        runs only when the groups change, not at every step.
+        A reward function computes its initial-state terms once per array it
+        is given, so these are made only when the groups change, not at every step.
         """
-        for t, idx in groups:
-            self._evaluators[self.task_names[t]].init_obs = self._init_obs[idx[0]].copy() if len(idx) == 1 else self._init_obs[idx]
+        return [self._init_obs[idx[0]].copy() if len(idx) == 1 else self._init_obs[idx] for _, idx in groups]
 
     def _chunk_plan(self, skip: np.ndarray, any_skipped: bool) -> list[list[tuple]]:
         if any_skipped:  # some worlds reset this step instead: a one-off plan without them
@@ -305,33 +304,34 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         resetting = self._autoreset.copy()
         stepping, any_resetting = ~resetting, resetting.any()
         groups, rows, flat = self._task_groups(), self._rows, self._flat
+        group_init_obs = self._group_init_obs
         # every world's row is written; those resetting this step are rewritten by _adopt
         self._write_controls(rows["ctrl"].reshape(-1), actions)
         self._simulate(self._chunk_plan(resetting, any_resetting))
 
         frame = frames(rows["sensors"], rows["qpos"], flat)
-        obs = np.concatenate([frame, self._previous_frame, self._goal], axis=1)
+        obs = layout.observation(frame, self._previous_frame, self._goal)
         if any_resetting:
             groups = [(t, idx[stepping[idx]]) for t, idx in groups]
             groups = [(t, idx) for t, idx in groups if len(idx)]
             # groups of one step: the resetting worlds are adopted below, which remakes them
-            self._prime_evaluators(groups)
+            group_init_obs = self._stack_init_obs(groups)
         outputs = []
-        for t, idx in groups:
-            evaluator = self._evaluators[self.task_names[t]]
+        for (t, idx), init_obs in zip(groups, group_init_obs):
+            reward = self._rewards[self.task_names[t]]
             if len(idx) == 1:
                 # a lone world takes evaluate's plain-float path, several times
                 # cheaper than the numpy path on a batch of one (MT10 with one world per task)
                 (world,) = idx
-                outputs.append(evaluator.evaluate(obs[world], actions[world]))
+                outputs.append(reward(obs[world], actions[world], init_obs))
                 continue
-            outputs.append(evaluator.evaluate(obs[idx], actions[idx]))  # scores the true goal, hidden or not
+            outputs.append(reward(obs[idx], actions[idx], init_obs))  # scores the true goal, hidden or not
         rewards, infos = self._scatter(groups, outputs)
         if any_resetting:
             self._obs[stepping], self._previous_frame[stepping] = obs[stepping], frame[stepping]
         else:
             self._obs, self._previous_frame = obs, frame
-        self._obs[~self._goal_observable, 36:39] = 0.0
+        self._obs[~self._goal_observable, layout.GOAL] = 0.0
         self._steps[stepping] += 1
         self._terminations[:] = False
         self._truncations[:] = stepping & (self._steps >= MAX_EPISODE_STEPS)
@@ -347,8 +347,8 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
 
     def _write_controls(self, ctrl: np.ndarray, actions: np.ndarray) -> None:
         """Write clipped ``actions`` as controls into the raveled ``ctrl`` rows (hand velocity targets, both fingers)."""
-        ctrl[self._flat["hand_ctrl"]] = actions[:, :3] * self._ctrl_scale[:, None]
-        ctrl[self._flat["finger_ctrl"]] = actions[:, 3:4]
+        ctrl[self._flat["hand_ctrl"]] = actions[:, ACTION_HAND] * self._ctrl_scale[:, None]
+        ctrl[self._flat["finger_ctrl"]] = actions[:, ACTION_GRIP, None]
 
     def controls(self, actions) -> np.ndarray:
         """The ``ctrl`` rows a :meth:`step` with ``actions`` writes: ``(num_envs, widest nu)``, world ``i``'s
@@ -425,8 +425,8 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
 
     def close_extras(self, **kwargs: Any) -> None:
         self._shutdown_pool()
-        for env in [*self.worlds, *self._evaluators.values()]:
-            env.close()
+        for world in self.worlds:
+            world.close()
 
 
 def make_batched_vec(benchmark: str | Benchmark = "MT10", split: str = "train", num_envs: int | None = None, task: str | None = None, **kwargs) -> BatchedVectorEnv:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from envs.base import PolytaskEnv
+from envs import layout
+from envs.base import FINGERS_OPEN, model_indices
+from envs.layout import FRAME_DIM, GRIPPER, POSITION_COLUMNS, QUAT_COLUMNS
 
 
 def _quat_branch(m: np.ndarray, largest: int) -> np.ndarray:
@@ -70,9 +72,6 @@ def mat_to_quat(mat: np.ndarray) -> np.ndarray:
     return quat
 
 
-#: frame columns that hold positions (hand, object 1, object 2) and quaternions
-POSITION_COLUMNS = np.array([0, 1, 2, 4, 5, 6, 11, 12, 13])
-QUAT_COLUMNS = np.array([7, 8, 9, 10, 14, 15, 16, 17])
 #: sensor rows end in a zero (read for absent objects' positions) and an identity xmat
 SPARE_COLUMNS = 10
 
@@ -80,13 +79,13 @@ SPARE_COLUMNS = 10
 class FrameLayout:
     """One task's gather indices: its frame in ``sensordata``/``qpos`` rows, its controls in ``ctrl``.
 
+    Built from the task's compiled model and its ``object_sites``.
     ``sensor_width`` is the width of the batch's sensor rows; their last
     ``SPARE_COLUMNS`` hold a zero and an identity matrix, which stand in for
     an absent second (or first) object so every world gathers the same shape.
     """
 
-    def __init__(self, env: PolytaskEnv, sensor_width: int):
-        model = env.model
+    def __init__(self, model: mujoco.MjModel, object_sites: tuple[str, ...], sensor_width: int):
 
         def adr(name: str) -> int:
             return int(model.sensor_adr[model.sensor(name).id])
@@ -94,19 +93,18 @@ class FrameLayout:
         zero, identity = sensor_width - SPARE_COLUMNS, sensor_width - SPARE_COLUMNS + 1
         self.positions = [adr("frame/tcp") + j for j in range(3)]
         self.matrices: list[int] = []
-        self.present = np.ones(18)
-        for k in range(2):
-            if k < len(env.object_sites):
+        self.present = np.ones(FRAME_DIM)
+        for k in range(layout.MAX_OBJECTS):
+            if k < len(object_sites):
                 axes = [adr(f"frame/object{k}_{axis}axis") for axis in "xyz"]  # the columns of xmat
                 self.positions += [adr(f"frame/object{k}_pos") + j for j in range(3)]
                 self.matrices += [axes[column] + row for row in range(3) for column in range(3)]
             else:
                 self.positions += [zero] * 3
                 self.matrices += list(range(identity, identity + 9))
-                self.present[4 + 7 * k : 11 + 7 * k] = 0.0
-        self.fingers = env._ids["finger_qpos"]
-        self.hand_ctrl = env._ids["hand_ctrl"]
-        self.finger_ctrl = env._ids["finger_ctrl"]
+                self.present[layout.object_columns(k)] = 0.0
+        ids = model_indices(model, object_sites)
+        self.fingers, self.hand_ctrl, self.finger_ctrl = ids["finger_qpos"], ids["hand_ctrl"], ids["finger_ctrl"]
 
 
 def flat_index(index: np.ndarray, width: int) -> np.ndarray:
@@ -125,10 +123,10 @@ def frames(sensors: np.ndarray, qpos: np.ndarray, flat: dict[str, np.ndarray]) -
     ``qpos``), and the per-world ``present`` mask.
     """
     n = len(sensors)
-    frame = np.empty((n, 18))
+    frame = np.empty((n, FRAME_DIM))
     frame[:, POSITION_COLUMNS] = sensors.ravel()[flat["positions"]]
     fingers = qpos.ravel()[flat["fingers"]]
-    frame[:, 3] = np.clip((fingers[:, 0] + fingers[:, 1]) / 0.08, 0.0, 1.0)
+    frame[:, GRIPPER] = np.clip((fingers[:, 0] + fingers[:, 1]) / FINGERS_OPEN, 0.0, 1.0)
     matrices = sensors.ravel()[flat["matrices"]].reshape(2 * n, 9)
     frame[:, QUAT_COLUMNS] = mat_to_quat(matrices).reshape(n, 8)
     frame *= flat["present"]

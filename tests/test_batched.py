@@ -290,3 +290,43 @@ def test_speed_benchmark_script_prints_its_tables(capsys):
     for title in ("(a) single env", "(b) MT10", "(c) batched MT10 scaling"):
         assert title in out
     assert "raw mj_step bound, mujoco.rollout" in out and "cost / raw (CPU)" in out
+
+
+@pytest.mark.parametrize("task", TASK_NAMES)
+def test_reward_function_scores_like_the_task_env(task):
+    """The pure (obs, action, init_obs) reward the batched simulator calls is the env's own ``evaluate``."""
+    from envs.reward_function import RewardFunction
+
+    env, reward_function = envs.get_task(task)(), RewardFunction(task)
+    obs, _ = env.reset(seed=4)
+    expert = envs.scripted_policy(task)
+    for _ in range(60):
+        action = expert(obs)
+        obs, reward, _, _, info = env.step(action)
+        expected_reward, expected_info = reward_function(obs, np.asarray(action, dtype=np.float64), env.init_obs)
+        assert float(expected_reward) == reward and {k: float(v) for k, v in expected_info.items()} == info
+
+
+def test_scoring_builds_no_task_env_beyond_the_worlds(monkeypatch):
+    built = []
+    original = envs.PolytaskEnv.__init__
+    monkeypatch.setattr(envs.PolytaskEnv, "__init__", lambda self, *a, **k: (built.append(self.name), original(self, *a, **k))[1])
+    vec = BatchedVectorEnv("MT10", num_envs=10, num_threads=1)
+    vec.reset(seed=0)
+    vec.step(np.zeros((10, 4)))
+    assert sorted(built) == sorted(vec.tasks_now)
+
+
+def test_step_state_round_trips_through_a_task_env():
+    env = envs.get_task("push")()
+    env.reset(seed=0)
+    for _ in range(3):
+        env.step(np.array([0.3, -0.2, 0.1, 1.0]))
+    state = env.step_state()
+    other = envs.get_task("push")()
+    other.reset(seed=9)
+    other.load_step_state(state)
+    again = other.step_state()
+    for field in ("obs", "previous_frame", "init_obs", "goal"):
+        np.testing.assert_array_equal(getattr(again, field), getattr(state, field))
+    assert again.steps == state.steps == 3

@@ -1,18 +1,13 @@
-"""Small helpers shared by the task files: expert moves and object slices."""
+"""Small helpers shared by the task files: expert moves, info dicts, and the
+observation slices (re-exported from ``envs.layout``, where they are named once)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from envs.base import INFO_KEYS
+from envs.layout import GOAL, GRIPPER, HAND, OBJ1, OBJ2, QUAT1, QUAT2  # noqa: F401  (the tasks import them from here)
 from envs.rewards import distance
-
-HAND = slice(0, 3)
-GRIPPER = 3
-OBJ1 = slice(4, 7)
-QUAT1 = slice(7, 11)
-OBJ2 = slice(11, 14)
-GOAL = slice(36, 39)
 
 OPEN, CLOSE = -1.0, 1.0
 
