@@ -8,9 +8,11 @@ on the task, one learned temperature per task, a task-balanced replay
 buffer. Each update's per-task critic and actor losses are combined by a
 ``GradientSurgery`` (``agents.surgery``: none, PCGrad, CAGrad, FAMO).
 
-``MTSAC`` is a learner for the shared training loop: ``step()`` collects one
-transition from every world of a vector env over the benchmark's train tasks
-and then updates; ``evaluate()`` measures success on the chosen split.
+``MTSAC`` is a learner for the shared training loop, built from its config
+and an env config (``envs.suite``): ``step()`` collects one transition from
+every world of the suite's vector env over the benchmark's train tasks (the
+shared ``agents.collector``) and then updates; ``evaluate()`` measures
+success with the suite's evaluator.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ import torch
 from torch.func import functional_call
 
 from agents.buffer import TaskBalancedReplayBuffer, TransitionBatch
+from agents.collector import Collector
 from agents.networks import Conditioning, TanhGaussianActor, TwinCritic, frozen_copy, polyak_update
-from agents.suite import train_tasks_and_evaluator
+from agents.suite import multitask_tasks_and_evaluator
 from agents.surgery import SurgeryName, make_surgery
-from envs.base import ACTION_DIM, MAX_EPISODE_STEPS, OBS_DIM
-from envs.metaworld_suite import Suite, make_suite_vec
+from envs.layout import ACTION_DIM, OBS_DIM
 from envs.report import EvalReport
+from envs.suite import EnvConfig, make_suite
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,13 +41,6 @@ class MTSACConfig:
     (3 x 400 hidden units, 128 transitions per task per update); the SAC
     constants are Haarnoja et al.'s (lr 3e-4, gamma 0.99, tau 0.005)."""
 
-    suite: Suite = "polytask"
-    """Environments: polytask's own, or Meta-World's (its MT1/MT10/MT50 through its gymnasium API,
-    evaluated with its success protocol; needs the ``metaworld`` extra)."""
-    benchmark: str = "MT10"
-    """Benchmark whose train tasks are learned: MT1 (needs ``task``), MT10 or MTALL (Meta-World: MT1, MT10, MT50)."""
-    task: str | None = None
-    """The task of an MT1 benchmark (e.g. reach); leave unset for MT10/MTALL."""
     surgery: SurgeryName = "none"
     """How per-task gradients become one update: none, pcgrad, cagrad or famo (famo weighs the
     critic's task losses; the actor's loss has no lower bound, so it takes their plain mean)."""
@@ -68,8 +64,6 @@ class MTSACConfig:
     """Transitions of every task in one update's batch."""
     buffer_capacity_per_task: int = 100_000
     """Replay capacity of each task (oldest transitions are overwritten)."""
-    worlds_per_task: int = 1
-    """Simulated worlds per task; one vector-env step collects one transition from each."""
     warmup_steps: int = 5_000
     """Vector-env steps of uniform random actions before the first update."""
     updates_per_step: int = 1
@@ -82,12 +76,6 @@ class MTSACConfig:
     """FAMO: step size of the task-weight logits."""
     famo_gamma: float = 0.001
     """FAMO: decay of the task-weight logits."""
-    eval_episodes_per_task: int = 10
-    """Evaluation episodes of every task (over its first variations of the split)."""
-    eval_split: Literal["train", "test"] = "test"
-    """Variations evaluated on: the train ones or the held-out test ones."""
-    eval_max_steps: int = MAX_EPISODE_STEPS
-    """Steps of every evaluation episode."""
 
 
 #: Single-task SAC on reach with stable-baselines3's settings that solve it (``agents.sb3.REACH_SAC``:
@@ -97,16 +85,17 @@ class MTSACConfig:
 #: (``python benchmarks/sac_learning.py --steps 50000 --eval-every 10000 --seeds 1``, docs/sac_reach.png):
 #: test success 0.35 / 0.85 / 0.95 / 0.9 / 0.95 after 10k / 20k / 30k / 40k / 50k env steps, 8.7 min
 #: of training on one thread, the other core busy with another run.
-REACH = MTSACConfig(benchmark="MT1", task="reach", hidden_sizes=(64, 64), actor_lr=1e-3, critic_lr=1e-3,
-                    temperature_lr=1e-3, gamma=0.95, tau=0.01, per_task_batch=256, updates_per_step=2,
-                    warmup_steps=100, eval_episodes_per_task=20)
+REACH = MTSACConfig(hidden_sizes=(64, 64), actor_lr=1e-3, critic_lr=1e-3, temperature_lr=1e-3, gamma=0.95, tau=0.01,
+                    per_task_batch=256, updates_per_step=2, warmup_steps=100)
+#: what REACH trains and is evaluated on
+REACH_ENV = EnvConfig(benchmark="MT1", task="reach", eval_episodes_per_task=20)
 #: env steps after which REACH reached >= 0.9 test success on reach (seed 1)
 REACH_STEPS = 50_000
 
 
 def _check(config: MTSACConfig) -> None:
     positive = ("actor_lr", "critic_lr", "temperature_lr", "initial_temperature", "per_task_batch", "buffer_capacity_per_task",
-                "worlds_per_task", "updates_per_step", "eval_episodes_per_task", "eval_max_steps")
+                "updates_per_step")
     for name in positive:
         if not getattr(config, name) > 0:
             raise ValueError(f"MTSACConfig.{name} must be > 0, got {getattr(config, name)!r}")
@@ -117,22 +106,24 @@ def _check(config: MTSACConfig) -> None:
 
 
 class MTSAC:
-    """Multi-task SAC learner: ``MTSAC(config, device=..., seed=...)``."""
+    """Multi-task SAC learner: ``MTSAC(config, env=EnvConfig(...), device=..., seed=...)``."""
 
     unit = "env_steps"
     #: env steps of a default run and between evaluations (the loop may override both)
     default_budget = 1_000_000
     default_eval_every = 50_000
+    #: what it trains on unless told otherwise
+    default_env = EnvConfig(benchmark="MT10")
 
-    def __init__(self, config: MTSACConfig, *, device: torch.device, seed: int):
+    def __init__(self, config: MTSACConfig, *, env: EnvConfig = default_env, device: torch.device, seed: int):
         _check(config)
-        self.config, self.device = config, torch.device(device)
-        self.tasks, self.evaluator = train_tasks_and_evaluator(config.suite, config.benchmark, config.task, config.eval_split,
-                                                               config.eval_max_steps, seed=seed, learner="MTSAC")
+        self.config, self.env_config, self.device = config, env, torch.device(device)
+        self.suite = make_suite(env, seed)
+        self.tasks, self.evaluator = multitask_tasks_and_evaluator(self.suite, "MTSAC")
         t = self.num_tasks = len(self.tasks)
-        self.env = make_suite_vec(config.suite, config.benchmark, "train", config.task, seed=seed, worlds_per_task=config.worlds_per_task)
-        self.world_task_ids = np.array([self.tasks.index(name) for name in self.env.world_tasks])
-        self._world_task_ids_device = torch.as_tensor(self.world_task_ids, device=self.device)
+        self.collector = Collector(self.suite.make_vec("train"), self.tasks, seed=seed)
+        #: env steps of uniform random actions before the first update: the loop refuses a budget within them
+        self.warmup_units = config.warmup_steps * self.collector.num_envs
 
         # Own generators, so that a run is a function of its seed and resumes exactly.
         self.rng = np.random.default_rng(seed)
@@ -152,12 +143,7 @@ class MTSAC:
         self.actor_surgery = self._make_surgery(seed + 1, loss_floor_known=False)
         self.buffer = TaskBalancedReplayBuffer(t, config.buffer_capacity_per_task, OBS_DIM, ACTION_DIM, self.device)
 
-        self.env_steps = 0
         self.vector_steps = 0
-        self.obs, _ = self.env.reset(seed=seed)
-        self.pending_reset = np.zeros(self.env.num_envs, dtype=bool)
-        self.episode_return = np.zeros(self.env.num_envs)
-        self.episode_success = np.zeros(self.env.num_envs, dtype=bool)
 
     def _make_surgery(self, seed: int, loss_floor_known: bool):
         c, name = self.config, self.config.surgery
@@ -169,13 +155,25 @@ class MTSAC:
             name, options = "none", {}
         return make_surgery(name, self.num_tasks, self.device, seed=seed, **options)
 
+    @property
+    def env(self):
+        """The training vector env (the collector's)."""
+        return self.collector.env
+
+    @property
+    def obs(self) -> np.ndarray:
+        return self.collector.obs
+
     # ----------------------------------------------------------- protocol
     def progress(self) -> int:
-        return self.env_steps
+        return self.collector.env_steps
 
-    def step(self) -> dict[str, float]:
-        """One vector-env step (one transition from every world), then updates."""
-        metrics = self._collect()
+    def step(self, limit: int | None = None) -> dict[str, float]:
+        """One vector-env step (one transition from every world), then updates
+        (``limit`` is not needed: one step is one vector step, the loop's granularity)."""
+        self.buffer.add(*self.collector.collect(self._explore_actions))
+        self.vector_steps += 1
+        metrics = self.collector.pop_metrics()
         if self.vector_steps >= self.config.warmup_steps:
             for _ in range(self.config.updates_per_step):
                 update_metrics = self.update(self.buffer.sample(self.config.per_task_batch, self.generator))
@@ -185,7 +183,7 @@ class MTSAC:
         return metrics
 
     def evaluate(self) -> EvalReport:
-        return self.evaluator(self.policy(), self.config.eval_episodes_per_task)
+        return self.evaluator(self.policy())
 
     def policy(self):
         """Deterministic batch policy ``(obs [B, 39], task_ids [B]) -> actions [B, 4]`` in numpy."""
@@ -200,38 +198,15 @@ class MTSAC:
         return act
 
     # --------------------------------------------------------- collection
-    def _collect(self) -> dict[str, float]:
-        """Step the vector env until it yields real transitions (a step that only
-        completes the autoreset of finished episodes yields none)."""
-        metrics: dict[str, float] = {}
-        while True:
-            actions = self._explore_actions()
-            next_obs, reward, terminated, truncated, info = self.env.step(actions)
-            real = ~self.pending_reset
-            self.buffer.add(self.obs[real], actions[real], reward[real], next_obs[real], terminated[real], truncated[real], self.world_task_ids[real])
-            self.episode_return[real] += reward[real]
-            # a step that only completes autoresets reports reset infos, without "success"
-            success = np.asarray(info.get("success", np.zeros(self.env.num_envs))) > 0.5
-            self.episode_success[real] |= success[real]
-            done = (terminated | truncated) & real
-            if done.any():
-                metrics["charts/episode_return"] = float(self.episode_return[done].mean())
-                metrics["charts/episode_success"] = float(self.episode_success[done].mean())
-                self.episode_return[done], self.episode_success[done] = 0.0, False
-            self.pending_reset = terminated | truncated
-            self.obs = next_obs
-            self.vector_steps += 1
-            if real.any():
-                self.env_steps += int(real.sum())
-                return metrics
-
-    def _explore_actions(self) -> np.ndarray:
+    def _explore_actions(self, obs: np.ndarray, task_ids: np.ndarray) -> np.ndarray:
+        """Uniform random actions during warmup, then samples of the actor."""
         if self.vector_steps < self.config.warmup_steps:
-            return self.rng.uniform(-1.0, 1.0, (self.env.num_envs, ACTION_DIM))
+            return self.rng.uniform(-1.0, 1.0, (len(obs), ACTION_DIM))
         with torch.no_grad():
-            obs = torch.as_tensor(self.obs, dtype=torch.float32, device=self.device)
-            noise = torch.randn(obs.shape[0], ACTION_DIM, generator=self.generator, device=self.device)
-            action, _ = self.actor(obs, self._world_task_ids_device, noise)
+            obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+            ids = torch.as_tensor(task_ids, device=self.device)
+            noise = torch.randn(obs_t.shape[0], ACTION_DIM, generator=self.generator, device=self.device)
+            action, _ = self.actor(obs_t, ids, noise)
         return action.cpu().numpy().astype(np.float64)
 
     # ------------------------------------------------------------- update
@@ -307,21 +282,11 @@ class MTSAC:
             "buffer": self.buffer.state_dict(),
             "generator": self.generator.get_state(),
             "rng": self.rng.bit_generator.state,
-            "env": self.env.get_state(),
-            "collection": {
-                "env_steps": self.env_steps,
-                "vector_steps": self.vector_steps,
-                "obs": self.obs.copy(),
-                "pending_reset": self.pending_reset.copy(),
-                "episode_return": self.episode_return.copy(),
-                "episode_success": self.episode_success.copy(),
-            },
+            "collector": self.collector.state_dict(),
+            "vector_steps": self.vector_steps,
         }
 
     def load_state_dict(self, state: dict) -> None:
-        expected = len(self.env.world_tasks)
-        if len(state["collection"]["obs"]) != expected:
-            raise ValueError(f"state holds {len(state['collection']['obs'])} worlds, this MTSAC has {expected}: load it with the config it was saved with")
         self.actor.load_state_dict(state["actor"])
         self.critic.load_state_dict(state["critic"])
         self.critic_target.load_state_dict(state["critic_target"])
@@ -335,17 +300,5 @@ class MTSAC:
         self.buffer.load_state_dict(state["buffer"])
         self.generator.set_state(state["generator"])
         self.rng.bit_generator.state = state["rng"]
-        restored_obs = self.env.set_state(state["env"])
-        collection = state["collection"]
-        self.env_steps, self.vector_steps = int(collection["env_steps"]), int(collection["vector_steps"])
-        self.obs = np.array(collection["obs"])
-        self.pending_reset = np.array(collection["pending_reset"], dtype=bool)
-        self.episode_return = np.array(collection["episode_return"])
-        self.episode_success = np.array(collection["episode_success"], dtype=bool)
-        if self.config.suite == "metaworld":
-            # Meta-World snapshots hold goals and RNG streams, not physics: its worlds
-            # restart their episodes, so collection restarts with them.
-            self.obs = np.array(restored_obs)
-            self.pending_reset[:] = False
-            self.episode_return[:] = 0.0
-            self.episode_success[:] = False
+        self.collector.load_state_dict(state["collector"])
+        self.vector_steps = int(state["vector_steps"])

@@ -36,11 +36,11 @@ import torch  # noqa: E402
 
 from agents.mtsac import MTSAC, MTSACConfig  # noqa: E402
 from agents.surgery import SURGERIES  # noqa: E402
+from envs.suite import EnvConfig  # noqa: E402
 from launch.algorithms import get_preset  # noqa: E402
 
 #: flag -> MTSACConfig fields it sets (the learning rate sets all three)
 OVERRIDES = {
-    "task": ("task",),
     "hidden": ("hidden_sizes",),
     "per_task_batch": ("per_task_batch",),
     "lr": ("actor_lr", "critic_lr", "temperature_lr"),
@@ -48,6 +48,10 @@ OVERRIDES = {
     "tau": ("tau",),
     "updates_per_step": ("updates_per_step",),
     "warmup": ("warmup_steps",),
+}
+#: flag -> EnvConfig fields it sets
+ENV_OVERRIDES = {
+    "task": ("task",),
     "eval_episodes": ("eval_episodes_per_task",),
     "worlds_per_task": ("worlds_per_task",),
 }
@@ -99,27 +103,32 @@ def load_runs(paths: list[str]) -> tuple[str, dict, list[dict]]:
     return first["preset"], first["config"], curves
 
 
-def build_config(args: argparse.Namespace) -> tuple[MTSACConfig, int, int]:
-    """(config, env steps, eval interval) from the preset and the flags given."""
-    preset = get_preset(args.preset)
-    if preset.algorithm != "mtsac":
-        raise SystemExit(f"--preset {args.preset!r} is a {preset.algorithm} preset; this benchmark runs mtsac presets")
-    config, run = preset.build()
+def _flag_values(args: argparse.Namespace, overrides: dict) -> dict:
     values = {}
-    for flag, fields in OVERRIDES.items():
+    for flag, fields in overrides.items():
         value = getattr(args, flag)
         if value is not None:
             values.update(dict.fromkeys(fields, tuple(value) if isinstance(value, list) else value))
+    return values
+
+
+def build_config(args: argparse.Namespace) -> tuple[MTSACConfig, EnvConfig, int, int]:
+    """(config, env config, env steps, eval interval) from the preset and the flags given."""
+    preset = get_preset(args.preset)
+    if preset.algorithm != "mtsac":
+        raise SystemExit(f"--preset {args.preset!r} is a {preset.algorithm} preset; this benchmark runs mtsac presets")
+    config, env, run = preset.build()
     steps = args.steps or run.budget or MTSAC.default_budget
-    return dataclasses.replace(config, **values), steps, args.eval_every or run.eval_every or MTSAC.default_eval_every
+    return (dataclasses.replace(config, **_flag_values(args, OVERRIDES)), dataclasses.replace(env, **_flag_values(args, ENV_OVERRIDES)),
+            steps, args.eval_every or run.eval_every or MTSAC.default_eval_every)
 
 
 def run_curve(job: tuple) -> dict:
     """Train one (config, seed) run; returns its curve, final per-task success and timings."""
-    config, steps, eval_every, seed, device, threads = job
+    config, env, steps, eval_every, seed, device, threads = job
     torch.set_num_threads(threads)
     label = f"[{config.surgery} seed {seed}]"
-    agent = MTSAC(config, device=torch.device(device), seed=seed)
+    agent = MTSAC(config, env=env, device=torch.device(device), seed=seed)
     curve = {"surgery": config.surgery, "seed": seed, "steps": [], "success": [], "train_seconds": 0.0}
     started = time.perf_counter()
     next_eval = eval_every
@@ -212,13 +221,14 @@ def main(argv=None) -> None:
     if args.from_json:
         report(*load_runs(args.from_json), args)
         return
-    config, steps, eval_every = build_config(args)
+    config, env, steps, eval_every = build_config(args)
     surgeries = args.surgery or [config.surgery]
-    print(f"{learned(dataclasses.asdict(config))} from preset {args.preset}: hidden {list(config.hidden_sizes)}, lr {config.actor_lr}, gamma {config.gamma}, "
+    described = {**dataclasses.asdict(env), **dataclasses.asdict(config)}
+    print(f"{learned(described)} from preset {args.preset}: hidden {list(config.hidden_sizes)}, lr {config.actor_lr}, gamma {config.gamma}, "
           f"tau {config.tau}, {config.per_task_batch} per task per batch, {config.updates_per_step} update(s) per step; "
           f"{steps} env steps; surgeries {surgeries}; seeds {args.seeds}; {args.jobs} job(s) of {args.threads} thread(s)", flush=True)
     # seed by seed, so that a run cut short still has every surgery on its first seeds
-    jobs = [(dataclasses.replace(config, surgery=s), steps, eval_every, seed, args.device, args.threads) for seed in args.seeds for s in surgeries]
+    jobs = [(dataclasses.replace(config, surgery=s), env, steps, eval_every, seed, args.device, args.threads) for seed in args.seeds for s in surgeries]
     started = time.perf_counter()
     if args.jobs == 1:
         curves = [run_curve(job) for job in jobs]
@@ -226,7 +236,7 @@ def main(argv=None) -> None:
         with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
             curves = pool.map(run_curve, jobs, chunksize=1)
     print(f"all runs: {(time.perf_counter() - started) / 60:.1f} min wall")
-    report(args.preset, dataclasses.asdict(config), curves, args)
+    report(args.preset, described, curves, args)
 
 
 if __name__ == "__main__":

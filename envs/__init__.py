@@ -38,6 +38,8 @@ from envs.registry import TASKS, env_id, get_task, make, register_task, scripted
 from envs.vector import BenchmarkVectorEnv, MultiTaskEnv, make_benchmark_vec  # noqa: E402
 from envs import tasks as _builtin_tasks  # noqa: E402,F401  (registers the built-in tasks)
 from envs.gym_ids import register_benchmark_ids  # noqa: E402
+from envs.suite import SUITES, EnvConfig, Suite, make_suite, register_suite  # noqa: E402
+from envs import metaworld_suite as _metaworld_suite, polytask_suite as _polytask_suite  # noqa: E402,F401  (register the suites)
 
 register_benchmark_ids()
 
@@ -53,17 +55,22 @@ __all__ = [
     "MT10",
     "MTALL",
     "OBS_DIM",
+    "SUITES",
     "TASKS",
     "Benchmark",
     "BenchmarkVectorEnv",
     "DynamicsVariation",
+    "EnvConfig",
     "MultiTaskEnv",
     "PolytaskEnv",
+    "Suite",
     "env_id",
     "get_benchmark",
     "get_task",
     "make",
     "make_benchmark_vec",
+    "make_suite",
+    "register_suite",
     "register_task",
     "scripted_policy",
     "variation_seeds",

@@ -37,6 +37,7 @@ import numpy as np
 
 from envs import layout, world
 from envs.layout import ACTION_DIM, GRIPPER, OBS_DIM, OBS_HIGH, OBS_LOW, object_start
+from envs.variations import VARIATION_OPTIONS, VARIATIONS_PER_TASK, check_index, check_seed, parse_variation_options, variation_seeds
 
 MAX_EPISODE_STEPS = 500
 FRAME_SKIP = 5
@@ -168,7 +169,8 @@ class PolytaskEnv(gym.Env):
         self._previous_frame = np.zeros(layout.FRAME_DIM)
         self._last_obs = np.zeros(OBS_DIM)
         self._steps = 0
-        self._variation: int | None = None
+        #: the pinned variation: (index or None for a raw seed, seed), or None to draw from np_random
+        self._variation: tuple[int | None, int] | None = None
 
     # ------------------------------------------------------------------ model
     @classmethod
@@ -274,22 +276,25 @@ class PolytaskEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Start an episode.
 
-        ``options={"variation": v}`` pins the episode's task variation to the
-        integer ``v`` (a benchmark's seeded variation); ``{"variation": None}``
-        returns to drawing from ``self.np_random``. Without the option, the
-        last pinned variation (if any) is kept.
+        Options choose the variation (``envs.variations``): ``{"variation": i}``
+        pins the episode to the ``i``-th of the task's variations of
+        ``"split"`` (``"train"`` unless given), ``{"variation_seed": s}`` to
+        the raw seed ``s``; either set to None returns to drawing from
+        ``self.np_random``. Without them, the last pinned choice is kept.
         """
         super().reset(seed=seed)
-        options = options or {}
-        unknown = set(options) - {"variation"}
-        if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; accepted: 'variation'")
-        if "variation" in options:
-            variation = options["variation"]
-            if variation is not None and not isinstance(variation, (int, np.integer)):
-                raise TypeError(f"options['variation'] must be an int or None, got {variation!r}")
-            self._variation = None if variation is None else int(variation)
-        rng = self.np_random if self._variation is None else np.random.default_rng(self._variation)
+        chosen = parse_variation_options(options or {}, VARIATION_OPTIONS)
+        if chosen.get("variation") is not None:
+            split = chosen.get("split", "train")
+            index = check_index(chosen["variation"], VARIATIONS_PER_TASK, f"{self.name}'s {split} split")
+            self._variation = (index, variation_seeds(self.name, split)[index])
+        elif chosen.get("variation_seed") is not None:
+            self._variation = (None, check_seed(chosen["variation_seed"]))
+        elif "variation" in chosen or "variation_seed" in chosen:
+            self._variation = None
+        elif "split" in chosen:
+            raise ValueError("reset option 'split' says whose variation 'variation' indexes; pass it with 'variation'")
+        rng = self.np_random if self._variation is None else np.random.default_rng(self._variation[1])
         mujoco.mj_resetData(self.model, self.data)
         ids = self._ids
         self.data.qpos[ids["hand_qpos"]] = self.hand_init
@@ -308,7 +313,8 @@ class PolytaskEnv(gym.Env):
         self._hide_goal(obs)
         self._last_obs = obs.copy()
         self._steps = 0
-        return obs, {"variation": self._variation}
+        index, variation_seed = self._variation or (None, None)
+        return obs, {"variation": index, "variation_seed": variation_seed}
 
     def _apply_dynamics(self, rng: np.random.Generator) -> None:
         if self.dynamics is None:
@@ -462,7 +468,7 @@ class PolytaskEnv(gym.Env):
         self.goal = np.array(state["goal"])
         self.init_obs = np.array(state["init_obs"])
         self._steps = int(state["steps"])
-        self._variation = state["variation"]
+        self._variation = None if state["variation"] is None else tuple(state["variation"])
         self.np_random.bit_generator.state = state["np_random"]
         self._previous_frame = np.array(state["previous_frame"])
         # After mj_step the kinematics are those of the last substep's start; the

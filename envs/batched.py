@@ -54,7 +54,7 @@ from envs.batched_frames import SPARE_COLUMNS, FrameLayout, flat_index, frames
 from envs.benchmarks import Benchmark, get_benchmark
 from envs.layout import ACTION_DIM, ACTION_GRIP, ACTION_HAND, FRAME_DIM, OBS_DIM
 from envs.reward_function import RewardFunction
-from envs.vector import MultiTaskEnv, assign_worlds, split_world_options, world_seeds
+from envs.vector import MultiTaskEnv, assign_worlds, check_reset_mask, split_world_options, world_seeds
 
 
 def default_threads() -> int:
@@ -76,6 +76,8 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": ["rgb_array"]}
+    #: snapshots hold the physics: a restored world continues its episode
+    restores_episodes = True
 
     def __init__(
         self,
@@ -266,16 +268,13 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         """Reset every world, or those in ``options["reset_mask"]``.
 
         ``seed``: an int (world ``i`` gets ``seed + i``) or one seed per world.
-        Options: ``task`` and ``variation``, lists with one entry per world
-        (None keeps a world's task / draws its variation from the pool),
+        Options: ``task``, ``variation`` (an index) or ``variation_seed``, lists
+        with one entry per world (None keeps a world's task / draws its variation),
         ``reset_mask`` (bool array); anything else goes to every world's reset.
         """
         options = dict(options or {})
         mask = options.pop("reset_mask", None)
-        if mask is None:
-            mask = np.ones(self.num_envs, dtype=bool)
-        elif not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (self.num_envs,) or not mask.any():
-            raise ValueError(f"options['reset_mask'] must be a bool numpy array of shape ({self.num_envs},) with a True entry, got {mask!r}")
+        mask = np.ones(self.num_envs, dtype=bool) if mask is None else check_reset_mask(mask, self.num_envs)
         all_options = split_world_options(options, self.num_envs)
         if isinstance(seed, (int, np.integer)):
             super().reset(seed=int(seed))

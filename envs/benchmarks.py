@@ -2,23 +2,18 @@
 
 Task lists follow Meta-World (Yu et al., CoRL 2019, Sec. 4 and Appendix):
 MT10 trains and tests on the same ten tasks; ML10 meta-trains on ten tasks
-and meta-tests on five held-out ones. A *variation* is an integer seed: reset
-with ``options={"variation": v}`` draws the task's object and goal positions
-(and dynamics, when enabled) from ``numpy.random.default_rng(v)``. Each task
-has 50 train and 50 held-out test variations, derived from the task's name,
-so MT1("reach"), MT10 and ML10 agree on reach's variations.
+and meta-tests on five held-out ones. Each task has 50 train and 50 held-out
+test variations (``envs.variations``: seeded, derived from the task's name,
+so MT1("reach"), MT10 and ML10 agree on reach's variations); a reset with
+``options={"variation": i}`` runs the ``i``-th of a split's.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import zlib
-
-import numpy as np
 
 from envs.registry import TASKS, get_task, unknown_name_error
-
-VARIATIONS_PER_TASK = 50
+from envs.variations import SPLITS, VARIATIONS_PER_TASK, check_split, variation_seeds  # noqa: F401  (re-exported)
 
 MT10_TASKS = (
     "reach",
@@ -46,18 +41,6 @@ ML10_TRAIN_TASKS = (
 )
 ML10_TEST_TASKS = ("drawer-open", "door-close", "shelf-place", "sweep-into", "lever-pull")
 
-SPLITS = ("train", "test")
-
-
-def variation_seeds(task: str, split: str, count: int = VARIATIONS_PER_TASK) -> tuple[int, ...]:
-    """The ``count`` seeded variations of ``task`` in ``split`` (train and test never overlap)."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    entropy = [zlib.crc32(task.encode()), SPLITS.index(split)]
-    seeds = np.random.SeedSequence(entropy).generate_state(count, dtype=np.uint32)
-    return tuple(int(s) * 2 + SPLITS.index(split) for s in seeds)  # parity keeps the splits disjoint
-
-
 @dataclasses.dataclass(frozen=True)
 class Benchmark:
     """A named set of train tasks and test tasks with their variations."""
@@ -72,14 +55,13 @@ class Benchmark:
             get_task(task)  # raises with near matches
 
     def tasks(self, split: str = "train") -> tuple[str, ...]:
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        check_split(split)
         return self.train_tasks if split == "train" else self.test_tasks
 
     def variations(self, task: str, split: str = "train") -> tuple[int, ...]:
         """Seeded variations of ``task`` in ``split``: its train or held-out test set."""
         if task not in self.tasks(split) and task not in self.tasks("train"):
-            raise unknown_name_error(f"task of {self.name}", task, self.tasks(split))
+            raise unknown_name_error(f"task of {self.name}", task, self.tasks(split), plural=f"tasks of {self.name}/{split}")
         return variation_seeds(task, split, self.variations_per_task)
 
     @property

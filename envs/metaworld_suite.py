@@ -1,48 +1,38 @@
-"""Meta-World's benchmarks behind the interface polytask's learners use.
+"""Meta-World's benchmarks as a suite (``env.suite=metaworld``).
 
 Meta-World (Yu et al., CoRL 2019; v3 envs, ``pip install 'polytask[metaworld]'``)
 shares polytask's 39-d observation and 4-d action layout, so a learner written
-for polytask runs on it unchanged once the two differ no further in how they
-are called. This module makes them not differ:
-
-- ``make_suite_vec(suite, benchmark, split, task=..., seed=...)`` gives, for
-  either suite, a vector env with one world per task, gymnasium's
-  ``NEXT_STEP`` autoreset, ``info["task_id"]`` (the index into
-  ``suite_tasks(...)``), ``world_tasks``, and ``get_state``/``set_state``;
-- ``make_evaluator(suite, benchmark, split, task=..., seed=...)`` gives a
-  function ``(policy, episodes_per_task) -> EvalReport`` with rows
-  ``success_rate`` and ``episode_return`` per task.
+for polytask runs on it unchanged through the suite interface
+(``envs.suite``): vector envs with ``NEXT_STEP`` autoreset, ``info["task_id"]``
+and snapshots, and an evaluator returning an ``EvalReport``.
 
 Meta-World's side is built with its own gymnasium API
 (``gymnasium.make_vec("Meta-World/MT10", vector_strategy="sync", ...)``) and
 evaluated with its own ``metaworld.evaluation.evaluation``: episodes end at
 the first success (``terminate_on_success``), so an episode succeeds if
 ``success`` was 1 at any step, and its return counts up to that step. Goals
-(Meta-World's "tasks", 50 per env) are drawn from ``seed``; training and
-evaluation envs built with the same seed share them. Meta-World's MT
-benchmarks have no held-out split: their "test" split is their train tasks.
+(Meta-World's "tasks", 50 per env) are drawn from the suite's seed, so
+training and evaluation envs share them. Meta-World's MT benchmarks have no
+held-out split: their "test" split is their train tasks. Its snapshots hold
+goal lists and RNG streams, not physics: restored worlds start new episodes.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from envs.benchmarks import get_benchmark
-from envs.evaluation import BatchPolicy, evaluate_success
+from envs.base import MAX_EPISODE_STEPS
+from envs.evaluation import BatchPolicy
 from envs.registry import unknown_name_error
 from envs.report import EvalReport
-from envs.vector import make_benchmark_vec
+from envs.suite import EnvConfig, Evaluator, Suite, register_suite
 
-Suite = Literal["polytask", "metaworld"]
-SUITES: tuple[str, ...] = ("polytask", "metaworld")
 METAWORLD_BENCHMARKS: tuple[str, ...] = ("MT1", "MT10", "MT50", "ML1", "ML10", "ML45")
 #: Meta-World's env version this bridge targets (its task names end in it)
 METAWORLD_VERSION = "-v3"
-#: an evaluator runs ``episodes_per_task`` episodes of ``policy`` and reports per task
-Evaluator = Callable[[BatchPolicy, int], EvalReport]
 
 
 def require_metaworld():
@@ -85,18 +75,12 @@ def metaworld_tasks(benchmark: str, split: str = "train", task: str | None = Non
     return tuple((env_dict.ML10_V3 if benchmark == "ML10" else env_dict.ML45_V3)[split])
 
 
-def suite_tasks(suite: Suite, benchmark: str, split: str = "train", task: str | None = None) -> tuple[str, ...]:
-    """The task names of a suite's benchmark split, in task-id order."""
-    if suite == "polytask":
-        return get_benchmark(benchmark, task).tasks(split)
-    if suite == "metaworld":
-        return metaworld_tasks(benchmark, split, task)
-    raise ValueError(f"unknown suite {suite!r}; suites: {', '.join(SUITES)}")
-
-
 class MetaWorldVectorEnv(gym.vector.VectorWrapper):
     """A Meta-World vector env (one world per task and goal subset) whose infos
     carry ``task_id``, with polytask's ``world_tasks`` and state snapshots."""
+
+    #: snapshots hold goals and RNG streams, not physics: restored worlds start new episodes
+    restores_episodes = False
 
     def __init__(self, env: gym.vector.VectorEnv, benchmark: str, split: str, task_names: tuple[str, ...]):
         super().__init__(env)
@@ -190,7 +174,7 @@ def evaluate_metaworld(policy: BatchPolicy, envs: MetaWorldVectorEnv, episodes_p
     """Meta-World's success-rate protocol (``metaworld.evaluation.evaluation``) as an EvalReport.
 
     ``envs`` must autoreset in ``SAME_STEP`` mode, which that function reads
-    its finished episodes from (``make_evaluator`` builds it so).
+    its finished episodes from (``MetaWorldSuite.evaluator`` builds it so).
     """
     from metaworld.evaluation import evaluation
 
@@ -213,37 +197,63 @@ def evaluate_metaworld(policy: BatchPolicy, envs: MetaWorldVectorEnv, episodes_p
     return report
 
 
-def make_suite_vec(suite: Suite, benchmark: str, split: str = "train", task: str | None = None, seed: int = 0, worlds_per_task: int = 1):
-    """The training vector env of either suite: one world per task (times ``worlds_per_task``)."""
-    if suite == "polytask":
-        bench = get_benchmark(benchmark, task)
-        return make_benchmark_vec(bench, split, num_envs=len(bench.tasks(split)) * worlds_per_task)
-    if suite == "metaworld":
-        return make_metaworld_vec(benchmark, split, task, seed=seed, worlds_per_task=worlds_per_task)
-    raise ValueError(f"unknown suite {suite!r}; suites: {', '.join(SUITES)}")
+@register_suite
+class MetaWorldSuite(Suite):
+    name = "metaworld"
+    restores_episodes = False
 
+    def __init__(self, config: EnvConfig, seed: int = 0):
+        super().__init__(config, seed)
+        if not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"seed must be an int (Meta-World draws its goal sets from it), got {seed!r}")
+        if config.batched:
+            self.reject("batched", True, "Meta-World's envs step one by one in gymnasium's SyncVectorEnv; leave env.batched unset")
+        if config.physics_threads is not None:
+            self.reject("physics_threads", config.physics_threads, "it sets polytask's batched simulator; leave it unset")
+        if config.goal_observable is not None and config.goal_observable == config.meta_learning:
+            self.reject("goal_observable", config.goal_observable, "Meta-World shows the goal on MT benchmarks and hides it on ML ones; leave it unset")
+        if config.eval_max_steps != MAX_EPISODE_STEPS:
+            self.reject("eval_max_steps", config.eval_max_steps, f"Meta-World's evaluation runs its own {MAX_EPISODE_STEPS}-step episodes")
+        if config.benchmark.startswith("MT") and config.worlds_per_task != 1:
+            self.reject("worlds_per_task", config.worlds_per_task, "worlds_per_task must be 1 for Meta-World's MT benchmarks (its ML ones split goals over several)")
+        self._tasks = {split: metaworld_tasks(config.benchmark, split, config.task) for split in ("train", "test")}
+        self._built: dict[str, MetaWorldVectorEnv] = {}
 
-def make_evaluator(suite: Suite, benchmark: str, split: str = "test", task: str | None = None, seed: int = 0, max_steps: int | None = None) -> Evaluator:
-    """``evaluate(policy, episodes_per_task) -> EvalReport`` for either suite.
+    def tasks(self, split: str = "train") -> tuple[str, ...]:
+        _check_split(split)
+        return self._tasks[split]
 
-    polytask: ``envs.evaluation.evaluate_success`` over the split's seeded
-    variations. metaworld: Meta-World's protocol on envs built once, on first
-    use, with ``seed`` (pass the training env's seed so the goal sets agree).
-    """
-    if suite == "polytask":
-        bench = get_benchmark(benchmark, task)
-        steps = {} if max_steps is None else {"max_steps": max_steps}
-        return lambda policy, episodes_per_task: evaluate_success(policy, bench, split, episodes_per_task, **steps)
-    if suite != "metaworld":
-        raise ValueError(f"unknown suite {suite!r}; suites: {', '.join(SUITES)}")
-    if max_steps is not None:
-        raise ValueError("Meta-World's evaluation runs its own 500-step episodes; leave max_steps unset for suite 'metaworld'")
-    metaworld_tasks(benchmark, split, task)  # fail on bad names now, not at the first evaluation
-    built: list[MetaWorldVectorEnv] = []
+    def _benchmark_vec(self, split: str, **options) -> MetaWorldVectorEnv:
+        c = self.config
+        return make_metaworld_vec(c.benchmark, split, c.task, seed=self.seed, worlds_per_task=c.worlds_per_task, **options)
 
-    def evaluate(policy: BatchPolicy, episodes_per_task: int) -> EvalReport:
-        if not built:
-            built.append(make_metaworld_vec(benchmark, split, task, seed=seed, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP, terminate_on_success=True))
-        return evaluate_metaworld(policy, built[0], episodes_per_task)
+    def make_vec(self, split: str = "train", *, tasks: tuple[str, ...] | None = None, one_hot: bool = False):
+        if one_hot:
+            self.reject("one_hot", True, "learners condition on info['task_id'] instead")
+        if tasks is None:
+            return self._benchmark_vec(split)
+        # the benchmark's own worlds (their goal sets drawn from the seed), regrouped by task
+        if split not in self._built:
+            self._built[split] = self._benchmark_vec(split)
+        full = self._built[split]
+        names = tuple(metaworld_task_name(task) for task in tasks)
+        missing = [name for name in names if name not in full.task_names]
+        if missing:
+            raise unknown_name_error(f"task of Meta-World {full.benchmark}/{split}", missing[0], full.task_names,
+                                     plural=f"tasks of Meta-World {full.benchmark}/{split}")
+        worlds = [world for world, name in zip(full.env.unwrapped.envs, full.world_tasks) if name in names]
+        grouped = gym.vector.SyncVectorEnv([lambda world=world: world for world in worlds], autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
+        return MetaWorldVectorEnv(grouped, full.benchmark, split, names)
 
-    return evaluate
+    def evaluator(self, split: str | None = None) -> Evaluator:
+        split = split or self.config.eval_split
+        built: list[MetaWorldVectorEnv] = []
+        default_episodes = self.config.eval_episodes_per_task
+
+        def evaluate(policy: BatchPolicy, episodes_per_task: int | None = None) -> EvalReport:
+            if not built:  # built on first use, with the training envs' seed, so the goal sets agree
+                built.append(self._benchmark_vec(split, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP, terminate_on_success=True))
+            return evaluate_metaworld(policy, built[0], episodes_per_task or default_episodes)
+
+        evaluate.close = lambda: [env.close() for env in built]
+        return evaluate

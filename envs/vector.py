@@ -2,9 +2,11 @@
 
 ``MultiTaskEnv`` holds one task env per task it may run (built lazily) and
 switches between them at reset: ``reset(options={"task": "push", "variation":
-v})``. Between resets it keeps its task; the next variation is drawn from the
-task's pool for the split unless one is pinned (an RL² trial pins one so its
-episodes share a variation). ``BenchmarkVectorEnv`` is gymnasium's
+i})`` runs the ``i``-th of push's variations in the env's split
+(``envs.variations``; ``"variation_seed"`` takes a raw seed instead).
+Between resets it keeps its task; the next variation is drawn from the
+task's variations of the split unless one is pinned (an RL² trial pins one
+so its episodes share a variation). ``BenchmarkVectorEnv`` is gymnasium's
 ``SyncVectorEnv`` over such envs, with per-world choices of task and
 variation. Its autoreset mode is gymnasium's default, ``NEXT_STEP``: the
 step after an episode ends returns the first observation of the next one.
@@ -17,9 +19,14 @@ from typing import Any, Sequence
 import gymnasium as gym
 import numpy as np
 
-from envs.base import OBS_DIM, PolytaskEnv
+from envs.base import PolytaskEnv
 from envs.benchmarks import Benchmark, get_benchmark
+from envs.layout import ACTION_DIM, OBS_DIM
 from envs.registry import get_task, unknown_name_error
+from envs.variations import check_index, check_seed, parse_variation_options
+
+#: per-world reset options of the vector envs (one entry per world)
+WORLD_OPTIONS = ("task", "variation", "variation_seed")
 
 
 class MultiTaskEnv(gym.Env):
@@ -45,8 +52,9 @@ class MultiTaskEnv(gym.Env):
         self._envs: dict[str, PolytaskEnv] = {}
         self._pools = {t: self.benchmark.variations(t, split) for t in self.task_names}
         self._task = self._check_task(task if task is not None else self.task_names[0])
-        self._pinned_variation: int | None = None
-        self.action_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
+        #: ("variation", index) or ("variation_seed", seed) while one is pinned
+        self._pinned_variation: tuple[str, int] | None = None
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
         inner = self._env(self._task).observation_space
         if one_hot:
             n = len(self.task_names)
@@ -58,7 +66,8 @@ class MultiTaskEnv(gym.Env):
 
     def _check_task(self, task: str) -> str:
         if task not in self.task_names:
-            raise unknown_name_error(f"task of {self.benchmark.name}/{self.split}", task, self.task_names)
+            where = f"{self.benchmark.name}/{self.split}"
+            raise unknown_name_error(f"task of {where}", task, self.task_names, plural=f"tasks of {where}")
         return task
 
     def _env(self, task: str) -> PolytaskEnv:
@@ -86,26 +95,30 @@ class MultiTaskEnv(gym.Env):
         return np.concatenate([obs, code])
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """Options: ``task`` (a name of this split) and ``variation`` (int, or
-        None to go back to drawing from the task's pool)."""
+        """Options: ``task`` (a name of this split), ``variation`` (an index into
+        the task's variations of this split) or ``variation_seed`` (a raw seed);
+        a variation set to None goes back to drawing one from the split's."""
         super().reset(seed=seed)
         options = dict(options or {})
-        unknown = set(options) - {"task", "variation"}
-        if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; accepted: 'task', 'variation'")
-        if options.get("task") is not None:
-            new_task = self._check_task(options["task"])
+        task = options.pop("task", None)
+        chosen = parse_variation_options(options, WORLD_OPTIONS[1:])
+        if task is not None:
+            new_task = self._check_task(task)
             if new_task != self._task:
                 self._pinned_variation = None
             self._task = new_task
-        if "variation" in options:
-            self._pinned_variation = None if options["variation"] is None else int(options["variation"])
-        variation = self._pinned_variation
-        if variation is None:
-            pool = self._pools[self._task]
-            variation = pool[int(self.np_random.integers(len(pool)))]
-        obs, info = self.active.reset(seed=seed, options={"variation": variation})
-        info.update(task_id=self.task_id)
+        pool = self._pools[self._task]
+        if chosen.get("variation") is not None:
+            where = f"{self._task} in {self.benchmark.name}/{self.split}"
+            self._pinned_variation = ("variation", check_index(chosen["variation"], len(pool), where))
+        elif chosen.get("variation_seed") is not None:
+            self._pinned_variation = ("variation_seed", check_seed(chosen["variation_seed"]))
+        elif chosen:
+            self._pinned_variation = None
+        kind, value = self._pinned_variation or ("variation", int(self.np_random.integers(len(pool))))
+        variation_seed = pool[value] if kind == "variation" else value
+        obs, info = self.active.reset(seed=seed, options={"variation_seed": variation_seed})
+        info.update(task_id=self.task_id, variation=value if kind == "variation" else None)
         return self._augment(obs), info
 
     def step(self, action):
@@ -125,7 +138,8 @@ class MultiTaskEnv(gym.Env):
     def set_state(self, state: dict[str, Any]) -> np.ndarray:
         """Restore a :meth:`get_state` snapshot; returns the current observation."""
         self._task = self._check_task(state["task"])
-        self._pinned_variation = state["pinned_variation"]
+        pinned = state["pinned_variation"]
+        self._pinned_variation = None if pinned is None else tuple(pinned)
         self.np_random.bit_generator.state = state["np_random"]
         obs = None
         for task, env_state in state["envs"].items():
@@ -150,6 +164,9 @@ class BenchmarkVectorEnv(gym.vector.SyncVectorEnv):
     ``reset(options={"task": [...], "variation": [...]})`` takes one entry per
     world (``None`` keeps a world's task / draws its variation)."""
 
+    #: snapshots hold the physics: a restored world continues its episode
+    restores_episodes = True
+
     def __init__(self, benchmark: Benchmark | str, split: str = "train", num_envs: int | None = None, **env_kwargs):
         bench = get_benchmark(benchmark) if isinstance(benchmark, str) else benchmark
         self.benchmark, self.split = bench, split
@@ -161,18 +178,19 @@ class BenchmarkVectorEnv(gym.vector.SyncVectorEnv):
         super().__init__([factory(t) for t in self.world_tasks])
 
     def reset(self, *, seed: int | Sequence[int] | None = None, options: dict[str, Any] | None = None):
+        """Reset every world, or those in ``options["reset_mask"]``; ``task``,
+        ``variation`` and ``variation_seed`` take one entry per world."""
         options = dict(options or {})
-        if "task" not in options and "variation" not in options:
+        if not any(key in options for key in WORLD_OPTIONS):
             return super().reset(seed=seed, options=options or None)
-        if "reset_mask" in options:
-            raise ValueError("per-world 'task'/'variation' options cannot be combined with 'reset_mask'; pass None entries instead")
-        self._terminations = np.zeros((self.num_envs,), dtype=np.bool_)
-        self._truncations = np.zeros((self.num_envs,), dtype=np.bool_)
-        self._autoreset_envs = np.zeros((self.num_envs,), dtype=np.bool_)
+        mask = options.pop("reset_mask", None)
+        mask = np.ones(self.num_envs, dtype=bool) if mask is None else check_reset_mask(mask, self.num_envs)
+        self._terminations[mask] = self._truncations[mask] = self._autoreset_envs[mask] = False
         infos: dict[str, Any] = {}
         world_options = split_world_options(options, self.num_envs)
-        for i, (env, world_seed) in enumerate(zip(self.envs, world_seeds(seed, self.num_envs))):
-            self._env_obs[i], info = env.reset(seed=world_seed, options=world_options[i])
+        seeds = world_seeds(seed, self.num_envs)
+        for i in np.flatnonzero(mask):
+            self._env_obs[i], info = self.envs[i].reset(seed=seeds[i], options=world_options[i])
             infos = self._add_info(infos, info, i)
         self._observations = gym.vector.utils.concatenate(self.single_observation_space, self._env_obs, self._observations)
         return np.copy(self._observations), infos
@@ -227,12 +245,19 @@ def world_seeds(seed: int | Sequence[int | None] | None, num_envs: int) -> list[
     return list(seed)
 
 
+def check_reset_mask(mask: Any, num_envs: int) -> np.ndarray:
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (num_envs,) or not mask.any():
+        raise ValueError(f"options['reset_mask'] must be a bool numpy array of shape ({num_envs},) with a True entry, got {mask!r}")
+    return mask
+
+
 def split_world_options(options: dict[str, Any], num_envs: int) -> list[dict[str, Any]]:
-    """Each world's reset options from vector options whose ``task`` and
-    ``variation`` hold one entry per world (a ``None`` task keeps the world's
-    task; a ``None`` variation draws one from the pool); other keys go to every world."""
-    shared = {key: value for key, value in options.items() if key not in ("task", "variation")}
-    per_world = {key: options[key] for key in ("task", "variation") if key in options}
+    """Each world's reset options from vector options whose ``task``,
+    ``variation`` and ``variation_seed`` hold one entry per world (a ``None``
+    task keeps the world's task; a ``None`` variation draws one from the
+    split's); other keys go to every world."""
+    shared = {key: value for key, value in options.items() if key not in WORLD_OPTIONS}
+    per_world = {key: options[key] for key in WORLD_OPTIONS if key in options}
     for key, values in per_world.items():
         if not isinstance(values, (list, tuple, np.ndarray)) or len(values) != num_envs:
             raise ValueError(f"options[{key!r}] needs one entry per world ({num_envs}), got {values!r}")
@@ -241,8 +266,9 @@ def split_world_options(options: dict[str, Any], num_envs: int) -> list[dict[str
         world = dict(shared)
         if per_world.get("task") is not None and per_world["task"][i] is not None:
             world["task"] = per_world["task"][i]
-        if "variation" in per_world:
-            world["variation"] = per_world["variation"][i]
+        for key in WORLD_OPTIONS[1:]:
+            if key in per_world:
+                world[key] = per_world[key][i]
         worlds.append(world)
     return worlds
 

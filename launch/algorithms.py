@@ -23,7 +23,12 @@ class AlgorithmUnavailable(UsageError):
 
 @dataclasses.dataclass(frozen=True)
 class AlgorithmSpec:
-    """Where a learner lives: ``"module:ClassName"`` for the learner and its frozen config dataclass."""
+    """Where a learner lives: ``"module:ClassName"`` for the learner and its frozen config dataclass.
+
+    A learner that trains on environments names its ``default_env`` (an
+    ``envs.suite.EnvConfig``) as a class attribute; it is then built as
+    ``Learner(config, env=..., device=..., seed=...)`` and the CLI offers ``--env.*``.
+    """
 
     name: str
     learner: str
@@ -33,6 +38,11 @@ class AlgorithmSpec:
     def load(self) -> tuple[type, type]:
         """(learner class, config class), imported now; raises ``AlgorithmUnavailable`` saying why not."""
         return _import(self.name, self.learner), _import(self.name, self.config)
+
+    def default_env(self):
+        """The learner's default ``EnvConfig``, or None for a learner without environments."""
+        learner, _ = self.load()
+        return getattr(learner, "default_env", None)
 
 
 def _import(name: str, target: str):
@@ -45,28 +55,37 @@ def _import(name: str, target: str):
 
 @dataclasses.dataclass(frozen=True)
 class Preset:
-    """A named experiment: an algorithm, overrides of its config's fields and of ``RunConfig``'s.
+    """A named experiment: an algorithm, overrides of its config's, its env config's and ``RunConfig``'s fields.
 
     ``base`` ("module:NAME") starts from a config instance a learner's module
-    publishes (its measured settings) instead of the config class's defaults.
+    publishes (its measured settings) instead of the config class's defaults;
+    ``env_base`` likewise for the env config (else the learner's
+    ``default_env``), which ``env`` then overrides.
     """
 
     name: str
     algorithm: str
     summary: str
     config: Mapping = dataclasses.field(default_factory=dict)
+    env: Mapping = dataclasses.field(default_factory=dict)
     run: Mapping = dataclasses.field(default_factory=dict)
     base: str | None = None
+    env_base: str | None = None
 
     def build(self):
-        """(algorithm config, run config) of this preset."""
-        _, config_class = get_algorithm(self.algorithm).load()
+        """(algorithm config, env config or None, run config) of this preset."""
+        spec = get_algorithm(self.algorithm)
+        _, config_class = spec.load()
         where = f"preset {self.name!r}"
         values = dict(self.config)
         if self.base is not None:
             base = _import(self.algorithm, self.base)
             values = {**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)}, **values}
-        return override(config_class(), values, where), override(RunConfig(), self.run, where)
+        default_env = spec.default_env() if self.env_base is None else _import(self.algorithm, self.env_base)
+        if default_env is None and self.env:
+            raise UsageError(f"{where}: {self.algorithm} trains on no environments, so it takes no env settings")
+        env = None if default_env is None else override(default_env, self.env, where)
+        return override(config_class(), values, where), env, override(RunConfig(), self.run, where)
 
 
 def override(config, values: Mapping, where: str):
@@ -153,19 +172,20 @@ register_algorithm(AlgorithmSpec(
 #: 50k, 0 everywhere. With two other jobs on the cores it took 3:55 before MTSAC's fused Adam, so
 #: the budget leaves room for a busier machine. mt10-mtsac (no surgery) trains 300k env steps in
 #: about 8 min against PCGrad's 11-12 (README, the MT10 comparison).
-MT10_TEN_MINUTES = {"benchmark": "MT10", "hidden_sizes": (64, 64), "per_task_batch": 64, "warmup_steps": 100,
+MT10_TEN_MINUTES = {"hidden_sizes": (64, 64), "per_task_batch": 64, "warmup_steps": 100,
                     "actor_lr": 1e-3, "critic_lr": 1e-3, "temperature_lr": 1e-3, "gamma": 0.95, "tau": 0.01,
-                    "updates_per_step": 2, "eval_episodes_per_task": 5}
+                    "updates_per_step": 2}
+MT10_TEN_MINUTES_ENV = {"benchmark": "MT10", "eval_episodes_per_task": 5}
 MT10_TEN_MINUTES_RUN = {"budget": 100_000, "eval_every": 50_000}
 
 register_preset(Preset("mt10-pcgrad", "mtsac", "MT10 with PCGrad, sized to finish within 10 minutes on 2 CPU cores",
-                       config={**MT10_TEN_MINUTES, "surgery": "pcgrad"}, run=MT10_TEN_MINUTES_RUN))
+                       config={**MT10_TEN_MINUTES, "surgery": "pcgrad"}, env=MT10_TEN_MINUTES_ENV, run=MT10_TEN_MINUTES_RUN))
 register_preset(Preset("mt10-mtsac", "mtsac", "MT10 with plain multi-task SAC (no surgery), same size as mt10-pcgrad",
-                       config={**MT10_TEN_MINUTES, "surgery": "none"}, run=MT10_TEN_MINUTES_RUN))
+                       config={**MT10_TEN_MINUTES, "surgery": "none"}, env=MT10_TEN_MINUTES_ENV, run=MT10_TEN_MINUTES_RUN))
 #: Measured (seed 1, one thread, the other core busy): 0.95 test success on reach at 50k env steps,
 #: 8.7 min of training (``agents.mtsac.REACH``'s comment has the curve).
 register_preset(Preset("mt1-reach-sac", "mtsac", "single-task SAC on reach (MT1) with stable-baselines3's reach settings",
-                       base="agents.mtsac:REACH", run={"budget": 50_000, "eval_every": 10_000}))
+                       base="agents.mtsac:REACH", env_base="agents.mtsac:REACH_ENV", run={"budget": 50_000, "eval_every": 10_000}))
 #: Reach's settings with four worlds of push per update step: a vector step collects four
 #: transitions for the same two updates, so the budget buys four times the env steps per second
 #: and more varied data (one world: at most 0.2 success in 100k env steps; README, "Push").
@@ -173,9 +193,10 @@ register_preset(Preset("mt1-reach-sac", "mtsac", "single-task SAC on reach (MT1)
 #: one thread, the other core busy): test success 0.6 at 300k env steps, 0.85 at 325k, 1.0 at
 #: 400k (18.9 min of training); evaluations every 25k between 325k and 600k ranged 0.65-1.0.
 register_preset(Preset("mt1-push-sac", "mtsac", "single-task SAC on push (MT1): reach's settings, four worlds, 400k env steps",
-                       base="agents.mtsac:REACH", config={"task": "push", "worlds_per_task": 4}, run={"budget": 400_000, "eval_every": 25_000}))
+                       base="agents.mtsac:REACH", env_base="agents.mtsac:REACH_ENV", env={"task": "push", "worlds_per_task": 4},
+                       run={"budget": 400_000, "eval_every": 25_000}))
 register_preset(Preset("mt1-reach-sb3-sac", "sb3-sac", "SB3 SAC on reach with the settings agents.sb3 measured to learn it",
-                       base="agents.sb3:REACH_SAC"))  # its steps_per_task sets the budget
+                       base="agents.sb3:REACH_SAC", env_base="agents.sb3:REACH_SAC_ENV"))  # its steps_per_task sets the budget
 register_preset(Preset("msr-k1", "msr", "MSR-FC on the k1 symmetry problems (convolution-generated tasks)",
                        config={"problem": "k1"}))
 register_preset(Preset("maml-k1", "maml", "MAML with a conv layer on the k1 symmetry problems (MSR's baseline)",

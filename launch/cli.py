@@ -58,18 +58,28 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # ---------------------------------------------------------------- train
-def _experiment_type(algorithm: str, config_class: type) -> type:
-    """A dataclass holding one algorithm's config and the run config: ``--algorithm.*`` and ``--run.*`` flags."""
+def _experiment_type(algorithm: str, config_class: type, default_env) -> type:
+    """A dataclass holding one algorithm's config, its env config (for a learner with environments)
+    and the run config: ``--algorithm.*``, ``--env.*`` and ``--run.*`` flags."""
+    env_field = [] if default_env is None else [("env", type(default_env), dataclasses.field(default=default_env))]
     return dataclasses.make_dataclass(
         f"Train_{algorithm.replace('-', '_')}",
         [
             ("algorithm", config_class, dataclasses.field(default_factory=config_class)),
+            *env_field,
             ("run", RunConfig, dataclasses.field(default_factory=RunConfig)),
             # which preset or algorithm the user named: it names the run
             ("label", tyro.conf.Suppress[str], dataclasses.field(default=algorithm)),
         ],
         frozen=True,
     )
+
+
+def _experiment(experiment_type: type, config, env, run, label: str):
+    values = {"algorithm": config, "run": run, "label": label}
+    if env is not None:
+        values["env"] = env
+    return experiment_type(**values)
 
 
 def _train_choices(wanted: str | None) -> dict[str, tuple[object, str]]:
@@ -83,15 +93,16 @@ def _train_choices(wanted: str | None) -> dict[str, tuple[object, str]]:
             if name == wanted:
                 raise
             continue
-        types[name] = _experiment_type(name, config_class)
-        choices[name] = (types[name](), spec.summary)
+        default_env = spec.default_env()
+        types[name] = _experiment_type(name, config_class, default_env)
+        choices[name] = (_experiment(types[name], config_class(), default_env, RunConfig(), name), spec.summary)
     for name, preset in PRESETS.items():
         if preset.algorithm not in types:
             if name == wanted:
                 get_algorithm(preset.algorithm).load()  # raises, saying why
             continue
-        config, run = preset.build()
-        choices[name] = (types[preset.algorithm](config, run, name), f"{preset.summary} [{preset.algorithm}]")
+        config, env, run = preset.build()
+        choices[name] = (_experiment(types[preset.algorithm], config, env, run, name), f"{preset.summary} [{preset.algorithm}]")
     return choices
 
 
@@ -110,7 +121,7 @@ def train_command(argv: list[str]) -> int:
     default = {"default": choices[DEFAULT_PRESET][0]} if DEFAULT_PRESET in choices else {}
     experiment = tyro.cli(union, args=argv, prog=f"{PROG} train", **default)
     algorithm = experiment.label if experiment.label in ALGORITHMS else PRESETS[experiment.label].algorithm
-    result = run_training(algorithm, experiment.algorithm, experiment.run, label=experiment.label)
+    result = run_training(algorithm, experiment.algorithm, experiment.run, label=experiment.label, env=getattr(experiment, "env", None))
     return EXIT_INTERRUPTED if result.interrupted else 0
 
 
@@ -132,7 +143,7 @@ def eval_command(argv: list[str]) -> int:
     from launch.runtime import preserved_rng_states
 
     args = tyro.cli(EvalArgs, args=argv, prog=f"{PROG} eval")
-    algorithm, name, _, path = restore(args.checkpoint, args.device)
+    algorithm, name, _, _, path = restore(args.checkpoint, args.device)
     with preserved_rng_states():
         report = algorithm.evaluate()
     report.title = f"{path} ({name}, {algorithm.progress()} {algorithm.unit}): {report.title}"

@@ -8,7 +8,6 @@ import dataclasses
 
 import torch
 
-from envs.benchmarks import Benchmark, get_benchmark
 from launch.algorithms import config_from_dict, get_algorithm
 from launch.checkpoint import load_algorithm_state, load_checkpoint
 from launch.config import RunConfig
@@ -29,45 +28,49 @@ def prepare(run: RunConfig) -> torch.device:
     return device
 
 
-def benchmark_of(config) -> Benchmark:
-    """The benchmark an RL learner's config trains on (``benchmark`` plus ``task`` for MT1/ML1)."""
-    name, task = getattr(config, "benchmark", None), getattr(config, "task", None)
-    if name is None:
-        raise UsageError(f"{type(config).__name__} names no benchmark; this needs an RL learner's checkpoint")
-    single = name in ("MT1", "ML1")
-    try:
-        return get_benchmark(name, task if single else None)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+def build(algorithm_name: str, config, run: RunConfig, env=None):
+    """Prepare the process and construct the learner (its constructor's ValueErrors are usage errors).
 
-
-def build(algorithm_name: str, config, run: RunConfig):
-    """Prepare the process and construct the learner (its constructor's ValueErrors are usage errors)."""
-    learner_class, _ = get_algorithm(algorithm_name).load()
+    ``env``: the learner's env config; None gives a learner with environments its ``default_env``."""
+    spec = get_algorithm(algorithm_name)
+    learner_class, _ = spec.load()
     device = prepare(run)
+    env = spec.default_env() if env is None else env
+    extra = {} if env is None else {"env": env}
     try:
-        return learner_class(config, device=device, seed=run.seed)
+        return learner_class(config, device=device, seed=run.seed, **extra)
     except ValueError as error:
         raise UsageError(f"{algorithm_name}: {error}") from error
 
 
-def run_training(algorithm_name: str, config, run: RunConfig, label: str | None = None) -> TrainResult:
-    """Train ``algorithm_name`` with ``config``; the run is named '<label>-s<seed>' unless ``run.name`` says otherwise."""
+def run_training(algorithm_name: str, config, run: RunConfig, label: str | None = None, env=None) -> TrainResult:
+    """Train ``algorithm_name`` with ``config`` (and ``env``); the run is named '<label>-s<seed>'
+    unless ``run.name`` says otherwise."""
     if run.name is None:
         run = dataclasses.replace(run, name=f"{label or algorithm_name}-s{run.seed}")
-    algorithm = build(algorithm_name, config, run)
-    return train(algorithm, run, algorithm_name=algorithm_name, algorithm_config=config)
+    env = get_algorithm(algorithm_name).default_env() if env is None else env
+    algorithm = build(algorithm_name, config, run, env)
+    return train(algorithm, run, algorithm_name=algorithm_name, algorithm_config=config, env_config=env)
+
+
+def env_from_checkpoint(name: str, data: dict, path):
+    """The env config a checkpoint was trained with (None for a learner without environments)."""
+    default_env = get_algorithm(name).default_env()
+    if default_env is None:
+        return None
+    return config_from_dict(type(default_env), data.get("env_config") or {}, f"checkpoint {path}")
 
 
 def restore(checkpoint, device: str = "auto"):
-    """(learner with the checkpoint's state, algorithm name, its config, checkpoint path)."""
+    """(learner with the checkpoint's state, algorithm name, its config, its env config, checkpoint path)."""
     path, data = load_checkpoint(checkpoint)
     name = data["algorithm"]
     _, config_class = get_algorithm(name).load()
     config = config_from_dict(config_class, data["algorithm_config"], f"checkpoint {path}")
+    env = env_from_checkpoint(name, data, path)
     saved_run = data["run_config"]
     run = RunConfig(seed=saved_run["seed"], device=device, deterministic=saved_run["deterministic"],
                     cpu_threads=saved_run.get("cpu_threads", 1))
-    algorithm = build(name, config, run)
+    algorithm = build(name, config, run, env)
     load_algorithm_state(algorithm, data, path)
-    return algorithm, name, config, path
+    return algorithm, name, config, env, path

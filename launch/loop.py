@@ -11,6 +11,7 @@ deterministic mode are set before the algorithm is built
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import signal
 import sys
 import threading
@@ -59,6 +60,10 @@ class Schedule:
     next_log: int = 0
     wall_time_s: float = 0.0
 
+    def units_to_next_event(self, progress: int) -> int:
+        """Units until the next evaluation, checkpoint or the end of the budget."""
+        return max(1, min(self.budget, self.next_eval, self.next_checkpoint) - progress)
+
     def start_at(self, progress: int) -> None:
         self.next_eval = _next_multiple(progress, self.eval_every)
         self.next_checkpoint = _next_multiple(progress, self.checkpoint_every)
@@ -82,7 +87,7 @@ def config_dict(config) -> dict:
     return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config or {})
 
 
-def train(algorithm: Algorithm, run: RunConfig, *, algorithm_name: str, algorithm_config=None) -> TrainResult:
+def train(algorithm: Algorithm, run: RunConfig, *, algorithm_name: str, algorithm_config=None, env_config=None) -> TrainResult:
     """Train ``algorithm`` to ``run``'s budget (resuming if asked), evaluate, report.
 
     Writes ``<run_dir>/`` tensorboard events, ``checkpoint_*.pt`` (newest
@@ -91,17 +96,21 @@ def train(algorithm: Algorithm, run: RunConfig, *, algorithm_name: str, algorith
     """
     if run.name is None:
         run = dataclasses.replace(run, name=f"{algorithm_name}-s{run.seed}")
-    return _Training(algorithm, run, algorithm_name, config_dict(algorithm_config)).run()
+    env = None if env_config is None else config_dict(env_config)
+    return _Training(algorithm, run, algorithm_name, config_dict(algorithm_config), env).run()
 
 
 class _Training:
     """One call of ``train``: the loop's state and the pieces of work it schedules."""
 
-    def __init__(self, algorithm: Algorithm, run: RunConfig, algorithm_name: str, algorithm_config: dict):
+    def __init__(self, algorithm: Algorithm, run: RunConfig, algorithm_name: str, algorithm_config: dict, env_config: dict | None):
         self.algorithm, self.run_config, self.run_dir = algorithm, run, run.run_dir
-        self.name, self.config = algorithm_name, algorithm_config
+        self.name, self.config, self.env_config = algorithm_name, algorithm_config, env_config
         self.schedule = resolve_schedule(algorithm, run)
-        self.resumed_from = _resume_if_asked(algorithm, run, self.schedule, {"algorithm": algorithm_name, "algorithm_config": algorithm_config})
+        identity = {"algorithm": algorithm_name, "algorithm_config": algorithm_config, "env_config": env_config}
+        self.resumed_from = _resume_if_asked(algorithm, run, self.schedule, identity)
+        # a learner whose step() takes a limit is told how far the next scheduled event is
+        self.step_takes_limit = "limit" in inspect.signature(algorithm.step).parameters
         self.progress = algorithm.progress()
         if self.resumed_from is None:
             self.schedule.start_at(self.progress)
@@ -121,6 +130,7 @@ class _Training:
         payload = {
             "algorithm": self.name,
             "algorithm_config": self.config,
+            "env_config": self.env_config,
             "run_config": dataclasses.asdict(self.run_config),
             "algorithm_state": self.algorithm.state_dict(),
             "loop": {"progress": self.progress, "schedule": dataclasses.asdict(self.schedule), "rng": capture_rng_states()},
@@ -158,8 +168,11 @@ class _Training:
                    mininterval=0.1 if sys.stderr.isatty() else 30.0)
         interrupt = _InterruptFlag()
         with interrupt, bar:
+            if schedule.next_eval <= self.progress < schedule.budget:  # owed by a run stopped between checkpoint and evaluation
+                self._scheduled_evaluation(bar)
             while self.progress < schedule.budget and not interrupt.requested:
-                self.pending_metrics.update(algorithm.step())
+                self.pending_metrics.update(algorithm.step(schedule.units_to_next_event(self.progress)) if self.step_takes_limit
+                                            else algorithm.step())
                 progress = algorithm.progress()
                 bar.update(progress - self.progress)
                 self.progress = progress
@@ -170,10 +183,7 @@ class _Training:
                     schedule.next_checkpoint = _next_multiple(self.progress, schedule.checkpoint_every)
                     self.checkpoint()  # before evaluating, so that a resume repeats this evaluation exactly
                 if schedule.next_eval <= self.progress < schedule.budget:
-                    schedule.next_eval = _next_multiple(self.progress, schedule.eval_every)
-                    summary = self.evaluate().summary()
-                    bar.set_postfix(summary, refresh=False)
-                    bar.write(f"[{self.progress} {unit}] " + ", ".join(f"{k} {v:.3f}" for k, v in summary.items()))
+                    self._scheduled_evaluation(bar)
         if self.last_saved is None or progress_of(self.last_saved) != self.progress:
             self.checkpoint()
         if interrupt.requested:
@@ -182,6 +192,12 @@ class _Training:
             return TrainResult(EvalReport(title="interrupted before the final evaluation"), self.run_dir,
                                self.last_saved, self.progress, interrupted=True)
         return self.finish()
+
+    def _scheduled_evaluation(self, bar) -> None:
+        self.schedule.next_eval = _next_multiple(self.progress, self.schedule.eval_every)
+        summary = self.evaluate().summary()
+        bar.set_postfix(summary, refresh=False)
+        bar.write(f"[{self.progress} {self.algorithm.unit}] " + ", ".join(f"{k} {v:.3f}" for k, v in summary.items()))
 
     def finish(self) -> TrainResult:
         report = self.evaluate()
@@ -220,6 +236,9 @@ def _resume_if_asked(algorithm: Algorithm, run: RunConfig, schedule: Schedule, i
     if differences:
         raise CheckpointError(f"{path} was trained with a different {identity['algorithm']} config: {differences}; "
                               "resume with the config it was trained with")
+    env_differences = _differences(data.get("env_config") or {}, identity["env_config"] or {})
+    if env_differences:
+        raise CheckpointError(f"{path} was trained on other environments: {env_differences}; resume with the env config it was trained with")
     load_algorithm_state(algorithm, data, path)
     loop = data["loop"]
     if algorithm.progress() != loop["progress"]:

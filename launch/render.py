@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.benchmarks import VARIATIONS_PER_TASK, variation_seeds
+from envs.variations import VARIATIONS_PER_TASK
 from envs.registry import get_task, scripted_policy
 from launch.errors import UsageError
 
@@ -53,15 +53,15 @@ def _policy(args: RenderArgs):
     """obs -> action for one world: the scripted expert, or the checkpoint's policy for this task."""
     if args.checkpoint is None:
         return scripted_policy(args.task), "scripted expert"
-    from launch.experiment import benchmark_of, restore
+    from launch.experiment import restore
 
-    algorithm, name, config, path = restore(args.checkpoint, args.device)
-    if not hasattr(algorithm, "policy"):
+    algorithm, name, _, env, path = restore(args.checkpoint, args.device)
+    if not hasattr(algorithm, "policy") or env is None:
         raise UsageError(f"{name} offers no policy() to render; only RL learners (e.g. mtsac) can be rendered")
-    if getattr(config, "suite", "polytask") != "polytask":
-        raise UsageError(f"{path} was trained on {config.suite}'s environments; render shows polytask's tasks only")
+    if env.suite != "polytask":
+        raise UsageError(f"{path} was trained on {env.suite}'s environments; render shows polytask's tasks only")
     # policy() task ids index the learner's train tasks
-    tasks = tuple(getattr(algorithm, "tasks", None) or benchmark_of(config).tasks("train"))
+    tasks = tuple(algorithm.tasks)
     if args.task not in tasks:
         raise UsageError(f"{path} was trained on {', '.join(tasks)}; it has no policy for {args.task!r}")
     batch_policy, task_id = algorithm.policy(), np.array([tasks.index(args.task)])
@@ -76,7 +76,7 @@ def render(args: RenderArgs) -> Path:
     policy, source = _policy(args)
     env = task_class(render_mode="rgb_array", camera=args.camera, width=args.size, height=args.size)
     try:
-        obs, _ = env.reset(options={"variation": variation_seeds(args.task, "test")[args.variation]})
+        obs, _ = env.reset(options={"variation": args.variation, "split": "test"})
         frames, succeeded_at = [env.render()], None
         for step in range(args.max_steps):
             obs, _, _, _, info = env.step(policy(obs))

@@ -21,12 +21,34 @@ def test_variation_seeds_are_fixed_distinct_and_split():
 
 def test_pinned_variation_reproduces_the_initial_state():
     env = envs.get_task("reach")()
-    v = variation_seeds("reach", "train")[7]
-    a, _ = env.reset(seed=1, options={"variation": v})
-    b, _ = env.reset(seed=2, options={"variation": v})
+    a, _ = env.reset(seed=1, options={"variation": 7})
+    b, _ = env.reset(seed=2, options={"variation": 7})
     np.testing.assert_array_equal(a, b)
     c, _ = env.reset(seed=2, options={"variation": None})
     assert not np.array_equal(a, c)
+    # the index names the seeded variation of the split; a raw seed goes under its own name
+    seeded, info = env.reset(options={"variation_seed": variation_seeds("reach", "train")[7]})
+    np.testing.assert_array_equal(seeded, a)
+    assert info == {"variation": None, "variation_seed": variation_seeds("reach", "train")[7]}
+    held_out, info = env.reset(options={"variation": 7, "split": "test"})
+    assert info["variation"] == 7 and info["variation_seed"] == variation_seeds("reach", "test")[7]
+    assert not np.array_equal(held_out, a)
+
+
+def test_a_variation_is_an_index_and_out_of_range_is_a_clear_error():
+    env = envs.get_task("reach")()
+    for bad in (50, -1, 10**6):
+        with pytest.raises(ValueError, match="out of range: reach's train split has 50 variations"):
+            env.reset(options={"variation": bad})
+    with pytest.raises(TypeError, match="raw seed goes under 'variation_seed'"):
+        env.reset(options={"variation": 2.5})
+    with pytest.raises(ValueError, match="not both"):
+        env.reset(options={"variation": 1, "variation_seed": 5})
+    world = envs.MultiTaskEnv("ML10", split="train")
+    with pytest.raises(ValueError, match="out of range: reach in ML10/train has 50 variations"):
+        world.reset(options={"variation": 50})
+    _, info = world.reset(options={"variation": 49})
+    assert info["variation"] == 49
 
 
 def test_unknown_names_list_near_matches():
@@ -67,7 +89,7 @@ def test_one_hot_task_observation():
 def test_per_world_task_and_variation_choice():
     bench = envs.MT1("reach")
     vec = envs.make_benchmark_vec(bench, num_envs=2)
-    v = bench.variations("reach")[3]
+    v = 3
     obs, _ = vec.reset(seed=0, options={"variation": [v, v]})
     np.testing.assert_array_equal(obs[0], obs[1])
     # a pinned variation survives the next reset (an RL² trial keeps its task)

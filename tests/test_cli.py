@@ -154,8 +154,8 @@ def test_bad_input_exits_2_naming_what_is_accepted(args, dummy, expected):
 
 
 TINY_MTSAC = ["--algorithm.hidden-sizes", 16, 16, "--algorithm.per-task-batch", 8, "--algorithm.warmup-steps", 2,
-              "--algorithm.buffer-capacity-per-task", 200, "--algorithm.eval-episodes-per-task", 1,
-              "--algorithm.eval-max-steps", 10, "--run.no-progress-bar"]
+              "--algorithm.buffer-capacity-per-task", 200, "--env.eval-episodes-per-task", 1,
+              "--env.eval-max-steps", 10, "--run.no-progress-bar"]
 
 
 def test_default_preset_trains_mt10_and_ends_with_the_success_table(tmp_path):
@@ -184,5 +184,5 @@ def test_mtsac_checkpoint_evaluates_and_renders(tmp_path):
     assert "mtsac policy" in rendered.stdout and iio.imread(tmp_path / "policy.gif").shape[0] == 9
     wrong_task = launch("render", "--task", "push", "--checkpoint", run_dir, "--out", tmp_path / "x.gif")
     assert wrong_task.returncode == 2 and "trained on reach" in wrong_task.stderr
-    bad_benchmark = launch("train", "mtsac", "--algorithm.benchmark", "MT11", "--run.runs-dir", tmp_path)
+    bad_benchmark = launch("train", "mtsac", "--env.benchmark", "MT11", "--run.runs-dir", tmp_path)
     assert bad_benchmark.returncode == 2 and "'MT10'" in bad_benchmark.stderr

@@ -21,7 +21,7 @@ RANDOM_SUCCESS_LIMIT = {"reach": 0.15}
 
 
 def rollout(env, policy, variation, steps=envs.MAX_EPISODE_STEPS, stop_on_success=False):
-    obs, _ = env.reset(options={"variation": variation})
+    obs, _ = env.reset(options={"variation_seed": variation})
     observations, succeeded = [obs], False
     for _ in range(steps):
         obs, reward, terminated, truncated, info = env.step(policy(obs))

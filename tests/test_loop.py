@@ -12,6 +12,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from envs.report import EvalReport
+from envs.suite import EnvConfig
 from launch.algorithm import Algorithm
 from launch.algorithms import ALGORITHMS, AlgorithmSpec, register_algorithm
 from launch.checkpoint import CheckpointError, list_checkpoints
@@ -193,26 +194,26 @@ def test_bad_metric_keys_and_configs_are_rejected(tmp_path, monkeypatch):
         RunConfig(budget=0)
 
 
+TINY_ENV = EnvConfig(benchmark="MT1", task="reach", eval_episodes_per_task=1, eval_max_steps=15)
 TINY_CONFIGS = {
     "mtsac": ("agents.mtsac", "MTSACConfig", {
-        "benchmark": "MT1", "task": "reach", "surgery": "pcgrad", "hidden_sizes": (16, 16), "per_task_batch": 8,
-        "warmup_steps": 10, "buffer_capacity_per_task": 500, "eval_episodes_per_task": 1, "eval_max_steps": 15}),
+        "surgery": "pcgrad", "hidden_sizes": (16, 16), "per_task_batch": 8, "warmup_steps": 10, "buffer_capacity_per_task": 500},
+        TINY_ENV),
     "sb3-sac": ("agents.sb3", "SB3SACConfig", {
-        "steps_per_call": 5, "learning_starts": 10, "net_arch": (16, 16), "batch_size": 8, "buffer_size": 500,
-        "eval_episodes_per_task": 1, "eval_max_steps": 15}),
-    "msr": ("meta.symmetry", "MSRConfig", {"meta_batch": 4, "eval_tasks": 8, "num_tasks": 200}),
-    "maml": ("meta.symmetry", "MAMLConfig", {"meta_batch": 4, "eval_tasks": 8, "num_tasks": 200}),
+        "steps_per_call": 5, "learning_starts": 10, "net_arch": (16, 16), "batch_size": 8, "buffer_size": 500}, TINY_ENV),
+    "msr": ("meta.symmetry", "MSRConfig", {"meta_batch": 4, "eval_tasks": 8, "num_tasks": 200}, None),
+    "maml": ("meta.symmetry", "MAMLConfig", {"meta_batch": 4, "eval_tasks": 8, "num_tasks": 200}, None),
 }
 
 
 @pytest.mark.parametrize("algorithm", sorted(TINY_CONFIGS))
 def test_real_learner_resumed_run_matches_an_uninterrupted_one(tmp_path, algorithm):
-    module_name, config_name, values = TINY_CONFIGS[algorithm]
+    module_name, config_name, values, env = TINY_CONFIGS[algorithm]
     config = getattr(pytest.importorskip(module_name), config_name)(**values)
     options = {"runs_dir": tmp_path, "progress_bar": False, "deterministic": True, "eval_every": 20, "log_every": 1}
-    straight = run_training(algorithm, config, RunConfig(budget=50, name="straight", **options))
-    run_training(algorithm, config, RunConfig(budget=25, name="resumed", **options))
-    resumed = run_training(algorithm, config, RunConfig(budget=50, name="resumed", resume="auto", **options))
+    straight = run_training(algorithm, config, RunConfig(budget=50, name="straight", **options), env=env)
+    run_training(algorithm, config, RunConfig(budget=25, name="resumed", **options), env=env)
+    resumed = run_training(algorithm, config, RunConfig(budget=50, name="resumed", resume="auto", **options), env=env)
     assert resumed.report.rows == straight.report.rows
     events = [EventAccumulator(str(r.run_dir)).Reload() for r in (straight, resumed)]
     loss_tags = sorted(tag for tag in events[0].Tags()["scalars"] if tag.startswith("losses/"))

@@ -2,6 +2,7 @@
 and (``-m slow``) learns reach and push."""
 
 import copy
+import dataclasses
 import io
 import math
 
@@ -11,23 +12,32 @@ import torch
 from torch.func import functional_call
 
 from agents.buffer import TransitionBatch
-from agents.mtsac import MTSAC, REACH, REACH_STEPS, MTSACConfig
+from agents.mtsac import MTSAC, REACH, REACH_ENV, REACH_STEPS, MTSACConfig
 from agents.surgery import per_task_gradients
+from envs.suite import EnvConfig
 from launch.algorithm import Algorithm
 
 torch.set_num_threads(1)
 CPU = torch.device("cpu")
+ENV_FIELDS = {field.name for field in dataclasses.fields(EnvConfig)}
 
 
-def tiny(**overrides) -> MTSACConfig:
+def tiny(**overrides) -> tuple[MTSACConfig, EnvConfig]:
+    """A small agent's config and env config (each override goes to whichever has the field)."""
     values = dict(benchmark="MT1", task="reach", hidden_sizes=(32, 32), per_task_batch=16, warmup_steps=50,
                   buffer_capacity_per_task=2_000, eval_episodes_per_task=2, eval_max_steps=30)
     values.update(overrides)
-    return MTSACConfig(**values)
+    env = EnvConfig(**{k: v for k, v in values.items() if k in ENV_FIELDS})
+    return MTSACConfig(**{k: v for k, v in values.items() if k not in ENV_FIELDS}), env
+
+
+def make(configs: tuple[MTSACConfig, EnvConfig], seed: int) -> MTSAC:
+    config, env = configs
+    return MTSAC(config, env=env, device=CPU, seed=seed)
 
 
 def test_runs_a_few_hundred_env_steps_on_reach_and_evaluates():
-    agent = MTSAC(tiny(), device=CPU, seed=0)
+    agent = make(tiny(), seed=0)
     assert isinstance(agent, Algorithm) and agent.unit == "env_steps"
     first_params = [p.detach().clone() for p in agent.critic.parameters()]
     for _ in range(300):
@@ -43,7 +53,7 @@ def test_runs_a_few_hundred_env_steps_on_reach_and_evaluates():
 
 
 def test_multi_task_batches_every_task_and_logs_conflicts():
-    agent = MTSAC(tiny(benchmark="MT10", task=None, surgery="pcgrad", conditioning="multi_head", warmup_steps=5), device=CPU, seed=1)
+    agent = make(tiny(benchmark="MT10", task=None, surgery="pcgrad", conditioning="multi_head", warmup_steps=5), seed=1)
     for _ in range(8):
         metrics = agent.step()
     assert agent.progress() == 80 and agent.buffer.size.tolist() == [8] * 10
@@ -53,7 +63,7 @@ def test_multi_task_batches_every_task_and_logs_conflicts():
 
 def test_two_runs_with_one_seed_match_and_other_seeds_differ():
     def run(seed):
-        agent = MTSAC(tiny(warmup_steps=10), device=CPU, seed=seed)
+        agent = make(tiny(warmup_steps=10), seed=seed)
         return [agent.step() for _ in range(40)]
 
     assert run(5) == run(5)
@@ -61,7 +71,7 @@ def test_two_runs_with_one_seed_match_and_other_seeds_differ():
 
 
 def test_actor_task_gradients_equal_separate_backward_passes():
-    agent = MTSAC(tiny(benchmark="MT10", task=None, conditioning="multi_head", warmup_steps=2), device=CPU, seed=0)
+    agent = make(tiny(benchmark="MT10", task=None, conditioning="multi_head", warmup_steps=2), seed=0)
     for _ in range(3):
         agent.step()
     batch = agent.buffer.sample(8, torch.Generator().manual_seed(0))
@@ -82,14 +92,14 @@ def test_actor_task_gradients_equal_separate_backward_passes():
 
 
 def test_several_worlds_per_task_fill_that_task():
-    agent = MTSAC(tiny(worlds_per_task=3, warmup_steps=4), device=CPU, seed=0)
+    agent = make(tiny(worlds_per_task=3, warmup_steps=4), seed=0)
     for _ in range(6):
         agent.step()
     assert agent.env.num_envs == 3 and agent.progress() == 18 and agent.buffer.size.tolist() == [18]
 
 
 def test_td_target_bootstraps_through_truncation_not_termination():
-    agent = MTSAC(tiny(), device=CPU, seed=0)
+    agent = make(tiny(), seed=0)
     shape = (1, 4)
     batch = TransitionBatch(
         obs=torch.zeros(*shape, 39), action=torch.zeros(*shape, 4), reward=torch.full(shape, 2.0),
@@ -119,13 +129,13 @@ def snapshot(state: dict) -> dict:
 ])
 def test_resumed_run_continues_exactly_like_an_uninterrupted_one(benchmark, task, surgery, first, then):
     config = tiny(benchmark=benchmark, task=task, surgery=surgery, warmup_steps=20)
-    straight = MTSAC(config, device=CPU, seed=3)
+    straight = make(config, seed=3)
     for _ in range(first):
         straight.step()
     state = snapshot(straight.state_dict())
     expected = [straight.step() for _ in range(then)]
 
-    resumed = MTSAC(config, device=CPU, seed=999)  # a different seed: everything must come from the state
+    resumed = make(config, seed=999)  # a different seed: everything must come from the state
     resumed.load_state_dict(copy.deepcopy(state))
     assert resumed.progress() == straight.progress() - then * straight.env.num_envs
     got = [resumed.step() for _ in range(then)]
@@ -137,13 +147,13 @@ def test_resumed_run_continues_exactly_like_an_uninterrupted_one(benchmark, task
 
 def test_bad_configs_raise_clear_errors():
     with pytest.raises(ValueError, match="MT1 needs a task"):
-        MTSAC(MTSACConfig(benchmark="MT1"), device=CPU, seed=0)
+        MTSAC(MTSACConfig(), env=EnvConfig(benchmark="MT1"), device=CPU, seed=0)
     with pytest.raises(ValueError, match="accepted: none, pcgrad, cagrad, famo"):
-        MTSAC(tiny(surgery="gradvac"), device=CPU, seed=0)
+        make(tiny(surgery="gradvac"), seed=0)
     with pytest.raises(ValueError, match="per_task_batch must be > 0"):
-        MTSAC(tiny(per_task_batch=0), device=CPU, seed=0)
+        make(tiny(per_task_batch=0), seed=0)
     with pytest.raises(ValueError, match="conditioning must be one of"):
-        MTSAC(tiny(conditioning="film"), device=CPU, seed=0)
+        make(tiny(conditioning="film"), seed=0)
 
 
 @pytest.mark.slow
@@ -152,7 +162,7 @@ def test_single_task_sac_learns_reach():
     seed 1, one thread. Measured with the same config and seed (``python benchmarks/sac_learning.py
     --steps 50000 --eval-every 10000 --seeds 1``, which evaluates without touching the training state):
     test success 0.35 / 0.85 / 0.95 / 0.9 / 0.95 at 10k ... 50k, 8.7 min of training."""
-    agent = MTSAC(REACH, device=CPU, seed=1)
+    agent = MTSAC(REACH, env=REACH_ENV, device=CPU, seed=1)
     while agent.progress() < REACH_STEPS:
         agent.step()
     assert agent.evaluate().mean("success_rate") >= 0.9
@@ -164,8 +174,8 @@ def test_single_task_sac_learns_push():
     steps (measured: 0.85 at 325k, 1.0 at 400k, about 19 min of training; see the preset's comment)."""
     from launch.algorithms import get_preset
 
-    config, run = get_preset("mt1-push-sac").build()
-    agent = MTSAC(config, device=CPU, seed=1)
+    config, env, run = get_preset("mt1-push-sac").build()
+    agent = MTSAC(config, env=env, device=CPU, seed=1)
     best = 0.0
     for checkpoint in range(300_000, run.budget + 1, 25_000):
         while agent.progress() < checkpoint:

@@ -1,4 +1,4 @@
-"""MTSAC trains and evaluates on Meta-World itself (``--algorithm.suite metaworld``)."""
+"""MTSAC trains and evaluates on Meta-World itself (``--env.suite metaworld``)."""
 
 import subprocess
 import sys
@@ -10,8 +10,8 @@ pytest.importorskip("metaworld", reason="Meta-World is an optional extra: pip in
 
 def test_pcgrad_preset_runs_on_metaworld_mt10_and_reports_per_task_success(tmp_path):
     command = [
-        sys.executable, "-m", "launch", "train", "mt10-pcgrad", "--algorithm.suite", "metaworld",
-        "--run.budget", "200", "--run.eval-every", "200", "--algorithm.eval-episodes-per-task", "1",
+        sys.executable, "-m", "launch", "train", "mt10-pcgrad", "--env.suite", "metaworld",
+        "--run.budget", "200", "--run.eval-every", "200", "--env.eval-episodes-per-task", "1",
         "--run.runs-dir", str(tmp_path), "--run.name", "mw",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)

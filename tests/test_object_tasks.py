@@ -58,7 +58,7 @@ def test_place_reward_pays_for_lifting_not_for_sliding(task):
 @pytest.mark.parametrize("task, joint", [("pick-place", "puck/puck"), ("shelf-place", "block/block")])
 def test_expert_grasps_again_after_the_object_slips(task, joint):
     env = envs.get_task(task)()
-    obs, _ = env.reset(options={"variation": variation_seeds(task, "train")[0]})
+    obs, _ = env.reset(options={"variation": 0})
     for _ in range(42):  # by now the expert holds the object in the air
         obs, *_ = env.step(env.expert(obs))
     assert obs[6] > 0.03 and obs[3] < 0.5, "the expert should be carrying the object"

@@ -16,10 +16,15 @@ from stable_baselines3 import SAC  # noqa: E402
 from stable_baselines3.common.env_checker import check_env  # noqa: E402
 
 from agents.sb3 import SB3Config, SB3Learner, SB3PPOConfig, check_config  # noqa: E402
+from envs.suite import EnvConfig  # noqa: E402
 
 CPU = torch.device("cpu")
-TINY = SB3Config(steps_per_call=300, learning_starts=200, buffer_size=2_000, batch_size=64, net_arch=(32, 32),
-                 eval_episodes_per_task=2, eval_max_steps=40)
+TINY = SB3Config(steps_per_call=300, learning_starts=200, buffer_size=2_000, batch_size=64, net_arch=(32, 32))
+TINY_ENV = EnvConfig(benchmark="MT1", task="reach", eval_episodes_per_task=2, eval_max_steps=40)
+
+
+def learner_of(config: SB3Config = TINY, seed: int = 0, **env) -> SB3Learner:
+    return SB3Learner(config, env=dataclasses.replace(TINY_ENV, **env), device=CPU, seed=seed)
 
 
 @pytest.mark.parametrize("task", list(TASKS))
@@ -60,7 +65,7 @@ def _parameters(learner):
 
 
 def test_learner_steps_reports_and_evaluates_like_our_agents():
-    learner = SB3Learner(TINY, device=CPU, seed=0)
+    learner = learner_of()
     assert learner.unit == "env_steps" and learner.default_budget == TINY.steps_per_task
     metrics = {}
     for expected in (300, 600):
@@ -76,12 +81,12 @@ def test_learner_steps_reports_and_evaluates_like_our_agents():
 
 
 def test_sac_resumes_exactly_mid_episode_with_its_replay_buffer():
-    learner = SB3Learner(TINY, device=CPU, seed=0)
+    learner = learner_of()
     learner.step()  # 300 steps: an episode is in flight
     state, rng = learner.state_dict(), _snapshot_rng()
     expected_metrics, expected = learner.step(), _parameters(learner)
 
-    resumed = SB3Learner(TINY, device=CPU, seed=7)
+    resumed = learner_of(seed=7)
     resumed.load_state_dict(state)
     assert resumed.progress() == 300 and resumed.models[0].replay_buffer.pos == 300
     _restore_rng(rng)
@@ -92,16 +97,15 @@ def test_sac_resumes_exactly_mid_episode_with_its_replay_buffer():
 
 
 def test_ppo_learner_steps_by_rollouts_and_round_trips_its_state():
-    config = dataclasses.replace(SB3PPOConfig(), n_steps=100, steps_per_call=200, batch_size=50, n_epochs=1,
-                                 net_arch=(32, 32), eval_episodes_per_task=1, eval_max_steps=20)
-    learner = SB3Learner(config, device=CPU, seed=0)
+    config = dataclasses.replace(SB3PPOConfig(), n_steps=100, steps_per_call=200, batch_size=50, n_epochs=1, net_arch=(32, 32))
+    learner = learner_of(config, eval_episodes_per_task=1, eval_max_steps=20)
     metrics = learner.step()
     assert learner.progress() == 200
     assert {"losses/value_loss", "losses/policy_gradient_loss", "losses/entropy_loss"} <= set(metrics)
     state, rng = learner.state_dict(), _snapshot_rng()
     assert state["replay_buffers"] == []
     learner.step()
-    resumed = SB3Learner(config, device=CPU, seed=1)
+    resumed = learner_of(config, seed=1, eval_episodes_per_task=1, eval_max_steps=20)
     resumed.load_state_dict(state)
     _restore_rng(rng)
     resumed.step()
@@ -110,8 +114,8 @@ def test_ppo_learner_steps_by_rollouts_and_round_trips_its_state():
 
 
 def test_one_model_per_task_and_the_policy_routes_rows_by_task_id():
-    config = dataclasses.replace(TINY, benchmark="MT10", task=None, steps_per_call=20, learning_starts=1_000)
-    learner = SB3Learner(config, device=CPU, seed=0)
+    config = dataclasses.replace(TINY, steps_per_call=20, learning_starts=1_000)
+    learner = learner_of(config, benchmark="MT10", task=None)
     assert len(learner.models) == 10 and learner.default_budget == 10 * config.steps_per_task
     learner.step()
     assert learner.progress() == 200
@@ -129,19 +133,20 @@ def test_bad_configs_say_what_is_accepted():
     with pytest.raises(ValueError, match="net_arch must be"):
         check_config(SB3Config(net_arch=()))
     with pytest.raises(ValueError, match="Did you mean 'reach'"):
-        SB3Learner(SB3Config(task="rech"), device=CPU, seed=0)
+        learner_of(SB3Config(), task="rech")
     with pytest.raises(ValueError, match="test tasks differ from its train tasks"):
-        SB3Learner(SB3Config(benchmark="ML10", task=None), device=CPU, seed=0)
+        learner_of(SB3Config(), benchmark="ML10", task=None)
 
 
 def test_metaworld_suite_trains_evaluates_and_resumes():
     pytest.importorskip("metaworld", reason="Meta-World is optional: pip install 'polytask[metaworld]'")
-    config = dataclasses.replace(TINY, suite="metaworld", steps_per_call=200, learning_starts=100, eval_episodes_per_task=1)
-    learner = SB3Learner(config, device=CPU, seed=0)
+    config = dataclasses.replace(TINY, steps_per_call=200, learning_starts=100)
+    metaworld_env = dict(suite="metaworld", eval_episodes_per_task=1, eval_max_steps=500)
+    learner = learner_of(config, **metaworld_env)
     assert learner.tasks == ("reach-v3",)
     learner.step()
     state = learner.state_dict()
-    resumed = SB3Learner(config, device=CPU, seed=0)
+    resumed = learner_of(config, **metaworld_env)
     resumed.load_state_dict(state)
     assert resumed.progress() == 200 and resumed.models[0].replay_buffer.pos == 200
     resumed.step()  # the interrupted episode restarts (Meta-World saves no physics) and training goes on
@@ -153,12 +158,12 @@ def test_metaworld_suite_trains_evaluates_and_resumes():
 @pytest.mark.slow
 def test_sb3_sac_learns_reach():
     """The measured budget (agents.sb3.REACH_SAC): SAC reaches >= 0.9 test success on reach."""
-    from agents.sb3 import REACH_SAC, REACH_SAC_STEPS
+    from agents.sb3 import REACH_SAC, REACH_SAC_ENV, REACH_SAC_STEPS
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a 64-unit net is fastest on one thread; more only contend
     try:
-        learner = SB3Learner(REACH_SAC, device=CPU, seed=0)
+        learner = SB3Learner(REACH_SAC, env=REACH_SAC_ENV, device=CPU, seed=0)
         while learner.progress() < REACH_SAC_STEPS:
             learner.step()
         assert learner.evaluate().rows["reach"]["success_rate"] >= 0.9
