@@ -44,7 +44,7 @@ from typing import Any, Callable, Literal, NamedTuple, get_args
 
 import torch
 from torch import nn
-from torch.func import grad_and_value, vmap
+from torch.func import grad, grad_and_value, vmap
 
 SurgeryName = Literal["none", "pcgrad", "cagrad", "famo"]
 SURGERIES = get_args(SurgeryName)
@@ -100,10 +100,11 @@ def conflict_metrics(gram: torch.Tensor) -> dict[str, torch.Tensor]:
         return {}
     norms = gram.diagonal().clamp_min(0).sqrt()
     cosine = gram / (norms[:, None] * norms[None, :] + 1e-12)
-    upper = torch.ones(t, t, dtype=torch.bool, device=gram.device).triu(1)
+    # masks rather than boolean indexing, whose data-dependent shape a compiled graph cannot hold
+    upper = torch.ones(t, t, dtype=gram.dtype, device=gram.device).triu(1)
     return {
-        "conflicting_pairs": (gram[upper] < 0).sum().to(gram.dtype),
-        "mean_cosine": cosine[upper].mean(),
+        "conflicting_pairs": ((gram < 0).to(gram.dtype) * upper).sum(),
+        "mean_cosine": (cosine * upper).sum() / (t * (t - 1) / 2),
     }
 
 
@@ -211,27 +212,56 @@ def famo_logit_step(logits: torch.Tensor, old_losses: torch.Tensor, new_losses: 
 
 # --------------------------------------------------------------- surgeries
 class GradientSurgery:
-    """Base: ``step`` = per-task losses -> combined gradient -> optimizer step."""
+    """Base: how T task losses (or task gradients) become one gradient.
+
+    The combination is a pure function (:meth:`weights`) of the task losses,
+    the task gradients' Gram matrix (when :attr:`needs_task_gradients`), the
+    randomness :meth:`draw` took for this update and the surgery's state
+    tensors (:meth:`state_tensors`, updated in place by :meth:`after_step`),
+    so that :func:`combined_gradient` runs the same inside a compiled update
+    (``agents.sac_update``) and in :meth:`step`, for any module and torch optimizer.
+    """
 
     name = "base"
+    #: whether the combination needs every task's gradient (one vmapped pass) or only the task losses
+    needs_task_gradients = False
+    #: whether :meth:`after_step` needs the task losses at the new parameters
+    needs_new_losses = False
 
     def __init__(self, num_tasks: int, device: torch.device):
         if num_tasks < 1:
             raise ValueError(f"num_tasks must be >= 1, got {num_tasks}")
         self.num_tasks, self.device = num_tasks, torch.device(device)
 
-    def step(self, module: nn.Module, optimizer: torch.optim.Optimizer, task_loss: TaskLoss, task_batches: Any) -> SurgeryResult:
-        optimizer.zero_grad(set_to_none=True)
-        result = self.set_gradients(module, task_loss, task_batches)
-        optimizer.step()
-        self.after_step(module, task_loss, task_batches, result.losses)
-        return result
+    def draw(self) -> torch.Tensor | None:
+        """This update's randomness, drawn eagerly from the surgery's own generator (None: it has none)."""
+        return None
 
-    def set_gradients(self, module: nn.Module, task_loss: TaskLoss, task_batches: Any) -> SurgeryResult:
+    def weights(self, losses: torch.Tensor, gram: torch.Tensor | None, drawn: torch.Tensor | None, state: dict) -> torch.Tensor:
+        """``w`` with ``sum_i w_i g_i`` the combined gradient; ``losses`` are detached."""
         raise NotImplementedError
 
-    def after_step(self, module: nn.Module, task_loss: TaskLoss, task_batches: Any, losses: torch.Tensor) -> None:
-        """Hook after the optimizer step (FAMO's logit update)."""
+    def metrics(self, gram: torch.Tensor | None, state: dict) -> dict[str, torch.Tensor]:
+        return conflict_metrics(gram) if gram is not None else {}
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def after_step(self, state: dict, losses: torch.Tensor, new_losses: torch.Tensor | None) -> None:
+        """Update ``state`` in place once the parameters moved (FAMO's logits)."""
+
+    def step(self, module: nn.Module, optimizer: torch.optim.Optimizer, task_loss: TaskLoss, task_batches: Any) -> SurgeryResult:
+        """Per-task losses -> combined gradient in ``.grad`` -> ``optimizer.step()``."""
+        optimizer.zero_grad(set_to_none=True)
+        params = {name: p.detach() for name, p in module.named_parameters()}
+        state = self.state_tensors()
+        gradient, losses, _, metrics = combined_gradient(self, params, task_loss, task_batches, self.draw(), state)
+        write_gradient(module, list(gradient.values()))
+        optimizer.step()
+        if self.needs_new_losses:
+            with torch.no_grad():
+                self.after_step(state, losses, per_task_losses(module, task_loss, task_batches))
+        return SurgeryResult(losses.detach(), metrics)
 
     def state_dict(self) -> dict:
         return {}
@@ -240,19 +270,47 @@ class GradientSurgery:
         pass
 
 
+def combined_gradient(surgery: GradientSurgery, params: dict[str, torch.Tensor], task_loss: TaskLoss, task_batches: Any,
+                      drawn: torch.Tensor | None, state: dict, *, all_task_losses: Callable | None = None, has_aux: bool = False):
+    """``(gradient by parameter name, [T] losses, aux, metrics)`` of ``surgery``'s combination.
+
+    ``task_loss(params, one task's batch)`` gives a task's loss (and, with
+    ``has_aux``, ``(loss, aux)``); ``all_task_losses(params, task_batches)``,
+    if given, gives all ``[T]`` losses in one call without ``vmap`` (what a
+    loss written over leading batch axes does anyway). A surgery that needs
+    task gradients gets them from one ``vmap(grad(task_loss))`` pass; the
+    others take one gradient of the weighted sum of the losses.
+    """
+    if surgery.needs_task_gradients:
+        grads, value = vmap(grad_and_value(task_loss, has_aux=has_aux), in_dims=(None, 0))(params, task_batches)
+        losses, aux = value if has_aux else (value, None)
+        gram = task_gram(list(grads.values()))
+        weights = surgery.weights(losses.detach(), gram, drawn, state)
+        gradient = {name: torch.tensordot(weights.to(g.dtype), g, dims=1) for name, g in grads.items()}
+        return gradient, losses.detach(), aux, surgery.metrics(gram, state)
+    losses_of = all_task_losses or vmap(task_loss, in_dims=(None, 0))
+
+    def weighted_sum(p):
+        value = losses_of(p, task_batches)
+        losses, aux = value if has_aux else (value, ())  # grad's aux must be tensors or containers of them
+        return (surgery.weights(losses.detach(), None, drawn, state) * losses).sum(), (losses.detach(), aux)
+
+    gradient, (losses, aux) = grad(weighted_sum, has_aux=True)(params)
+    return gradient, losses, aux if has_aux else None, surgery.metrics(None, state)
+
+
 class NoSurgery(GradientSurgery):
     """The plain mean of task losses."""
 
     name = "none"
 
-    def set_gradients(self, module, task_loss, task_batches):
-        losses = per_task_losses(module, task_loss, task_batches)
-        losses.mean().backward()
-        return SurgeryResult(losses.detach(), {})
+    def weights(self, losses, gram, drawn, state):
+        return torch.full_like(losses, 1.0 / losses.shape[0])
 
 
 class PCGrad(GradientSurgery):
     name = "pcgrad"
+    needs_task_gradients = True
 
     def __init__(self, num_tasks: int, device: torch.device, seed: int = 0, reduction: Literal["mean", "sum"] = "mean", eps: float = 1e-12):
         super().__init__(num_tasks, device)
@@ -262,13 +320,13 @@ class PCGrad(GradientSurgery):
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(seed)
 
-    def set_gradients(self, module, task_loss, task_batches):
-        losses, grads = per_task_gradients(module, task_loss, task_batches)
+    def draw(self):
+        """Each task's random order of visiting the others (the paper shuffles per step)."""
         t = self.num_tasks
-        order = torch.rand(t, t, generator=self.generator, device=self.device).argsort(1)
-        gram = task_gram(grads)
-        write_gradient(module, combine(pcgrad_weights(gram, order, self.reduction, self.eps), grads))
-        return SurgeryResult(losses.detach(), conflict_metrics(gram))
+        return torch.rand(t, t, generator=self.generator, device=self.device).argsort(1)
+
+    def weights(self, losses, gram, drawn, state):
+        return pcgrad_weights(gram, drawn, self.reduction, self.eps)
 
     def state_dict(self):
         return {"generator": self.generator.get_state()}
@@ -279,6 +337,7 @@ class PCGrad(GradientSurgery):
 
 class CAGrad(GradientSurgery):
     name = "cagrad"
+    needs_task_gradients = True
 
     def __init__(self, num_tasks: int, device: torch.device, c: float = 0.4, solver_steps: int = 20):
         super().__init__(num_tasks, device)
@@ -286,15 +345,13 @@ class CAGrad(GradientSurgery):
             raise ValueError(f"CAGrad needs c >= 0 and solver_steps >= 1, got c={c}, solver_steps={solver_steps}")
         self.c, self.solver_steps = c, solver_steps
 
-    def set_gradients(self, module, task_loss, task_batches):
-        losses, grads = per_task_gradients(module, task_loss, task_batches)
-        gram = task_gram(grads)
-        write_gradient(module, combine(cagrad_direction_weights(gram, self.c, self.solver_steps), grads))
-        return SurgeryResult(losses.detach(), conflict_metrics(gram))
+    def weights(self, losses, gram, drawn, state):
+        return cagrad_direction_weights(gram, self.c, self.solver_steps)
 
 
 class FAMO(GradientSurgery):
     name = "famo"
+    needs_new_losses = True
 
     def __init__(self, num_tasks: int, device: torch.device, beta: float = 0.025, gamma: float = 0.001, loss_floor: float = 0.0, eps: float = 1e-8):
         super().__init__(num_tasks, device)
@@ -306,23 +363,25 @@ class FAMO(GradientSurgery):
     def _shifted(self, losses: torch.Tensor) -> torch.Tensor:
         return losses - self.loss_floor + self.eps
 
-    def set_gradients(self, module, task_loss, task_batches):
-        losses = per_task_losses(module, task_loss, task_batches)
-        weights = famo_gradient_weights(self._shifted(losses.detach()), self.logits)
-        (weights * losses).sum().backward()
-        z = torch.softmax(self.logits, 0)
-        return SurgeryResult(losses.detach(), {"famo_min_weight": z.min(), "famo_max_weight": z.max()})
+    def state_tensors(self):
+        return {"logits": self.logits}
 
-    @torch.no_grad()
-    def after_step(self, module, task_loss, task_batches, losses):
-        new_losses = per_task_losses(module, task_loss, task_batches)
-        self.logits = famo_logit_step(self.logits, self._shifted(losses), self._shifted(new_losses), self.beta, self.gamma)
+    def weights(self, losses, gram, drawn, state):
+        return famo_gradient_weights(self._shifted(losses), state["logits"])
+
+    def metrics(self, gram, state):
+        z = torch.softmax(state["logits"], 0)
+        return {"famo_min_weight": z.min(), "famo_max_weight": z.max()}
+
+    def after_step(self, state, losses, new_losses):
+        logits = state["logits"]
+        logits.copy_(famo_logit_step(logits, self._shifted(losses), self._shifted(new_losses), self.beta, self.gamma))
 
     def state_dict(self):
         return {"logits": self.logits.cpu().clone()}
 
     def load_state_dict(self, state):
-        self.logits = state["logits"].to(self.device).clone()
+        self.logits.copy_(state["logits"].to(self.device))
 
 
 def make_surgery(name: str, num_tasks: int, device: torch.device, seed: int = 0, **options: Any) -> GradientSurgery:

@@ -153,7 +153,7 @@ def test_bad_input_exits_2_naming_what_is_accepted(args, dummy, expected):
     assert expected in done.stderr and "Traceback" not in done.stderr
 
 
-TINY_MTSAC = ["--algorithm.hidden-sizes", 16, 16, "--algorithm.per-task-batch", 8, "--algorithm.warmup-steps", 2,
+TINY_MTSAC = ["--algorithm.compile", "off", "--algorithm.hidden-sizes", 16, 16, "--algorithm.per-task-batch", 8, "--algorithm.warmup-steps", 2,
               "--algorithm.buffer-capacity-per-task", 200, "--env.eval-episodes-per-task", 1,
               "--env.eval-max-steps", 10, "--run.no-progress-bar"]
 

@@ -197,7 +197,8 @@ def test_bad_metric_keys_and_configs_are_rejected(tmp_path, monkeypatch):
 TINY_ENV = EnvConfig(benchmark="MT1", task="reach", eval_episodes_per_task=1, eval_max_steps=15)
 TINY_CONFIGS = {
     "mtsac": ("agents.mtsac", "MTSACConfig", {
-        "surgery": "pcgrad", "hidden_sizes": (16, 16), "per_task_batch": 8, "warmup_steps": 10, "buffer_capacity_per_task": 500},
+        "surgery": "pcgrad", "hidden_sizes": (16, 16), "per_task_batch": 8, "warmup_steps": 10, "buffer_capacity_per_task": 500,
+        "compile": "off"},
         TINY_ENV),
     "sb3-sac": ("agents.sb3", "SB3SACConfig", {
         "steps_per_call": 5, "learning_starts": 10, "net_arch": (16, 16), "batch_size": 8, "buffer_size": 500}, TINY_ENV),

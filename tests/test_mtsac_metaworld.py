@@ -12,6 +12,7 @@ def test_pcgrad_preset_runs_on_metaworld_mt10_and_reports_per_task_success(tmp_p
     command = [
         sys.executable, "-m", "launch", "train", "mt10-pcgrad", "--env.suite", "metaworld",
         "--run.budget", "200", "--run.eval-every", "200", "--env.eval-episodes-per-task", "1",
+        "--algorithm.warmup-steps", "5", "--algorithm.compile", "off",
         "--run.runs-dir", str(tmp_path), "--run.name", "mw",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
