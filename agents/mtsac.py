@@ -132,6 +132,7 @@ class MTSAC:
         self.collector = Collector(self.suite.make_vec("train"), self.tasks, seed=seed)
         #: env steps of uniform random actions before the first update: the loop refuses a budget within them
         self.warmup_units = config.warmup_steps * self.collector.num_envs
+        self.warmup_option = "warmup_steps"
 
         # Own generators, so that a run is a function of its seed and resumes exactly.
         self.rng = np.random.default_rng(seed)

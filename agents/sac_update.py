@@ -28,6 +28,7 @@ import warnings
 from typing import Literal
 
 import torch
+import torch._dynamo
 from torch import Tensor
 
 from agents.adam import adam_step_
@@ -148,6 +149,9 @@ class CompiledUpdate:
         self.calls = 0
         self._compiled = None
         if enabled:
+            # every learner configuration (sizes, task count, surgery, constants) is a graph of its own; a process
+            # holding several (tests, benchmarks/update_speed.py) needs more than Dynamo's default of 8
+            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
             # CUDA: replay as a CUDA graph (the state tensors are marked static and updated in place); CPU: Inductor's fused kernels
             mode = "reduce-overhead" if device.type == "cuda" else None
             self._compiled = torch.compile(sac_update, fullgraph=True, dynamic=False, mode=mode)

@@ -168,6 +168,7 @@ class SB3Learner:
             model.set_logger(Logger(folder=None, output_formats=[output]))
         #: env steps before SAC's first gradient step (PPO trains after every rollout, however short the run)
         self.warmup_units = config.learning_starts * len(self.models) if config.algorithm == "sac" else 0
+        self.warmup_option = "learning_starts"
 
     def _new_model(self, vec_env: CollectorVecEnv, seed: int) -> BaseAlgorithm:
         c = self.config

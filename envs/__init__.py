@@ -2,8 +2,9 @@
 observation and 4-d action space, their scripted experts, and benchmarks.
 
 ``import envs`` registers every built-in task with gymnasium as
-``polytask/<task>-v<N>`` and the benchmarks as vector envs
-(``gymnasium.make_vec("polytask/MT10")``). Outside packages add tasks with
+``polytask/<task>-v<N>``, the benchmarks as vector envs
+(``gymnasium.make_vec("polytask/MT10")``), and the tasks of installed
+packages' ``polytask.tasks`` entry points. Outside code adds tasks with
 :func:`register_task`.
 """
 
@@ -34,7 +35,7 @@ from envs.benchmarks import (  # noqa: E402
     get_benchmark,
     variation_seeds,
 )
-from envs.registry import TASKS, env_id, get_task, make, register_task, scripted_policy  # noqa: E402
+from envs.registry import TASK_SOURCES, TASKS, env_id, get_task, load_plugin_tasks, make, register_task, scripted_policy  # noqa: E402
 from envs.vector import BenchmarkVectorEnv, MultiTaskEnv, make_benchmark_vec  # noqa: E402
 from envs import tasks as _builtin_tasks  # noqa: E402,F401  (registers the built-in tasks)
 from envs.gym_ids import register_benchmark_ids  # noqa: E402
@@ -42,6 +43,7 @@ from envs.suite import SUITES, EnvConfig, Suite, make_suite, register_suite  # n
 from envs import metaworld_suite as _metaworld_suite, polytask_suite as _polytask_suite  # noqa: E402,F401  (register the suites)
 
 register_benchmark_ids()
+load_plugin_tasks()  # tasks of installed packages (the polytask.tasks entry points), after the built-ins
 
 __all__ = [
     "ACTION_DIM",
@@ -57,6 +59,7 @@ __all__ = [
     "OBS_DIM",
     "SUITES",
     "TASKS",
+    "TASK_SOURCES",
     "Benchmark",
     "BenchmarkVectorEnv",
     "DynamicsVariation",
@@ -67,6 +70,7 @@ __all__ = [
     "env_id",
     "get_benchmark",
     "get_task",
+    "load_plugin_tasks",
     "make",
     "make_benchmark_vec",
     "make_suite",

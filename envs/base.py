@@ -27,8 +27,10 @@ helpers in ``envs.rewards`` and ``envs.tasks._common`` (``distance``,
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import math
+import weakref
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -483,6 +485,7 @@ class PolytaskEnv(gym.Env):
             return None
         if self._renderer is None:
             self._renderer = mujoco.Renderer(self.model, self.height, self.width)
+            _close_at_exit(self)
         self._renderer.update_scene(self.data, camera=self.camera)
         return self._renderer.render()
 
@@ -491,3 +494,23 @@ class PolytaskEnv(gym.Env):
             self._renderer.close()
             self._renderer = None
 
+
+#: envs holding a renderer: closed at interpreter exit, while EGL is still there to free their
+#: contexts (a renderer left to the garbage collector at exit prints an EGLError traceback)
+_RENDERING: weakref.WeakSet = weakref.WeakSet()
+_EXIT_HANDLER = None
+
+
+def _close_at_exit(env: PolytaskEnv) -> None:
+    global _EXIT_HANDLER
+    if not _EXIT_HANDLER:
+        # registered after the first renderer, hence after mujoco's own exit handler that shuts EGL
+        # down (its backend is imported with that renderer): exit handlers run last-registered first
+        _EXIT_HANDLER = atexit.register(_close_renderers)
+    _RENDERING.add(env)
+
+
+def _close_renderers() -> None:
+    for env in list(_RENDERING):
+        env.close()
+    _RENDERING.clear()

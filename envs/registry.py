@@ -2,12 +2,22 @@
 
 ``register_task(cls)`` adds a task class and registers it with gymnasium as
 ``polytask/<name>-v<version>``. Outside packages call it the same way the
-built-in task files do.
+built-in task files do, and an installed package makes its tasks known to
+every command by naming them in the ``polytask.tasks`` entry-point group
+(a module that registers tasks when imported, or a task class):
+
+    [project.entry-points."polytask.tasks"]
+    touch-puck = "mypackage.tasks"
+
+``import envs`` loads them (:func:`load_plugin_tasks`); ``TASK_SOURCES`` says
+where each task came from.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib.metadata
+import warnings
 from typing import Callable
 
 import gymnasium as gym
@@ -17,6 +27,10 @@ from envs.base import MAX_EPISODE_STEPS, PolytaskEnv
 
 #: name -> task class, in registration order
 TASKS: dict[str, type[PolytaskEnv]] = {}
+#: name -> where the task comes from: "built-in", its module, or its package's entry point
+TASK_SOURCES: dict[str, str] = {}
+#: the entry-point group of tasks from installed packages
+ENTRY_POINT_GROUP = "polytask.tasks"
 
 
 def env_id(name: str) -> str:
@@ -57,6 +71,7 @@ def register_task(cls: type[PolytaskEnv], *, override: bool = False) -> type[Pol
     if cls.name in TASKS and TASKS[cls.name] is not cls and not override:
         raise ValueError(f"task {cls.name!r} is already registered by {TASKS[cls.name].__module__}; pass override=True")
     TASKS[cls.name] = cls
+    TASK_SOURCES[cls.name] = "built-in" if cls.__module__.startswith("envs.tasks") else f"module {cls.__module__}"
     gym_id = f"polytask/{cls.name}-v{cls.version}"
     if gym_id in gym.registry:
         del gym.registry[gym_id]
@@ -72,3 +87,27 @@ def make(name: str, **kwargs) -> gym.Env:
 def scripted_policy(name: str) -> Callable[[np.ndarray], np.ndarray]:
     """The task's scripted expert: a callable ``obs -> action``."""
     return get_task(name).expert
+
+
+def load_plugin_tasks() -> list[str]:
+    """Register the tasks of every installed package's ``polytask.tasks`` entry points; returns their names.
+
+    A plugin that fails to load is reported as a warning naming it, and the others still load:
+    one broken package must not take every command down.
+    """
+    loaded = []
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        before = set(TASKS)
+        where = f"{entry_point.dist.name if entry_point.dist else 'a package'} (entry point {entry_point.name} = {entry_point.value})"
+        try:
+            target = entry_point.load()
+            if isinstance(target, type) and issubclass(target, PolytaskEnv) and target.name not in TASKS:
+                register_task(target)
+        except Exception as error:
+            warnings.warn(f"polytask: the tasks of {where} failed to load ({type(error).__name__}: {error}); they are not registered",
+                          stacklevel=2)
+            continue
+        for name in TASKS.keys() - before:
+            TASK_SOURCES[name] = where
+            loaded.append(name)
+    return loaded

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from collections.abc import Mapping
+from pathlib import Path
 
 from envs.registry import unknown_name_error
 from launch.config import RunConfig
@@ -98,11 +99,22 @@ def override(config, values: Mapping, where: str):
 
 
 def config_from_dict(config_class: type, values: Mapping, where: str):
-    """Rebuild a config saved with ``dataclasses.asdict`` (checkpoints), failing clearly if its fields changed."""
+    """Rebuild a config saved with ``dataclasses.asdict`` (checkpoints) or as YAML (``config.yaml``: lists for
+    tuples, strings for paths), failing clearly if its fields changed."""
+    defaults = config_class()
+    values = {key: _like(getattr(defaults, key, None), value) for key, value in values.items()}
     try:
-        return override(config_class(), values, where)
+        return override(defaults, values, where)
     except (TypeError, ValueError) as error:
         raise UsageError(f"{where}: saved config does not fit today's {config_class.__name__}: {error}") from error
+
+
+def _like(default, value):
+    if isinstance(default, tuple) and isinstance(value, list):
+        return tuple(value)
+    if isinstance(default, Path) and isinstance(value, str):
+        return Path(value)
+    return value
 
 
 ALGORITHMS: dict[str, AlgorithmSpec] = {}

@@ -1,8 +1,13 @@
-"""Checkpoint files: atomic writes, keep-last-K, and loading that fails loudly.
+"""Checkpoint files: atomic writes, keep-last-K, checksums, and loading that fails loudly.
 
-A checkpoint is a ``torch.save`` pickle of one dict: the format marker and
-version, the algorithm's name and config, the run config, the algorithm's
-``state_dict()`` and the loop's state (progress, schedule, global RNG states).
+A checkpoint is a ``torch.save`` file of one dict: the format marker and
+version, the algorithm's name and config, the env and run configs, the
+algorithm's ``state_dict()`` and the loop's state (progress, schedule, global
+RNG states). ``torch.save`` writes a zip archive whose members each carry a
+CRC-32 of their bytes, but ``torch.load`` never checks them: a flipped byte
+deep inside a replay buffer loads and resumes without a word. Loading here
+checks every member's checksum first (``zipfile``'s ``testzip``), so a
+damaged file is refused; the file stays one ``torch.load`` reads as is.
 Checkpoints are pickles: load only files you trust.
 """
 
@@ -10,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import zipfile
 from pathlib import Path
 
 import torch
@@ -18,7 +24,7 @@ from launch.errors import UsageError
 
 FORMAT = "polytask-checkpoint"
 #: bump when the layout below changes; older versions get a migration or a clear error
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 REQUIRED_KEYS = ("format", "version", "algorithm", "algorithm_config", "run_config", "algorithm_state", "loop")
 _NAME = re.compile(r"^checkpoint_(\d+)\.pt$")
 
@@ -92,6 +98,7 @@ def resolve_checkpoint(where: Path | str) -> Path:
 def load_checkpoint(where: Path | str) -> tuple[Path, dict]:
     """Load and validate a checkpoint (file or run directory); raise ``CheckpointError`` saying why it is unusable."""
     path = resolve_checkpoint(where)
+    _check_integrity(path)
     try:
         # Our own pickles hold numpy RNG states and learners' buffers, which the
         # weights-only unpickler refuses; hence weights_only=False (trusted files only).
@@ -108,6 +115,20 @@ def load_checkpoint(where: Path | str) -> tuple[Path, dict]:
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}; it is incomplete or from an incompatible version")
     return path, data
+
+
+def _check_integrity(path: Path) -> None:
+    """Refuse a checkpoint whose bytes no longer match the CRC-32 checksums written with them."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        raise CheckpointError(f"{path} is not a readable checkpoint (corrupt or truncated?): {type(error).__name__}: {error}") from None
+    except Exception as error:  # zlib errors, a member cut short
+        damaged = f"{type(error).__name__}: {error}"
+    if damaged is not None:
+        raise CheckpointError(f"{path} is damaged: {damaged} does not match the checksum written with it; resume from an "
+                              f"earlier checkpoint of the run (--run.resume {path.parent}/checkpoint_<N>.pt) or start anew")
 
 
 def load_algorithm_state(algorithm, data: dict, path: Path) -> None:

@@ -1,128 +1,102 @@
-"""``python -m launch``: train, eval, list and render, parsed with tyro.
+"""``python -m launch``: train, resume, eval, list and render, parsed with tyro.
 
     python -m launch train                       # the default preset (MT10 + PCGrad)
     python -m launch train mt1-reach-sac --run.budget 20000 --run.seed 3
-    python -m launch train mtsac --algorithm.surgery cagrad --run.resume auto
+    python -m launch train mtsac --algorithm.surgery cagrad --env.benchmark MT10
+    python -m launch resume runs/mt10-pcgrad-s1  # continue a run from its directory alone
     python -m launch eval runs/mt10-pcgrad-s1    # newest checkpoint of a run, or a checkpoint file
     python -m launch list
     python -m launch render --task reach --out reach.gif [--checkpoint runs/...]
+    python -m launch --import mypackage.tasks train mtsac --env.benchmark MT1 --env.task my-task
 
-Bad input (unknown names, unusable checkpoints) exits with status 2 and says
-what is accepted; an interrupted (Ctrl-C) training exits with 130 after
-saving a checkpoint.
+Bad input (unknown names, bad values, unusable checkpoints) exits with status
+2 and one line saying what is accepted; a training stopped by Ctrl-C or SIGTERM
+exits with 130 or 143 after saving a checkpoint.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Literal
 
 import tyro
 
 from envs.registry import unknown_name_error
-from launch.algorithms import ALGORITHMS, DEFAULT_PRESET, PRESETS, AlgorithmUnavailable, get_algorithm
-from launch.config import RunConfig
+from launch.algorithms import ALGORITHMS, DEFAULT_PRESET, PRESETS, AlgorithmUnavailable
 from launch.errors import UsageError
+from launch.plugins import take_import_flags
+from launch.signals import exit_code
+from launch.tyro_errors import one_line_errors
 
 PROG = "python -m launch"
-USAGE = f"""usage: {PROG} COMMAND [options]
+USAGE = f"""usage: {PROG} COMMAND [options]   (or: {PROG} --import MODULE COMMAND [options])
 
 commands:
   train [PRESET|ALGORITHM] [options]   train (default preset: {DEFAULT_PRESET}); --help lists presets and options
+  resume RUN_DIR [options]             continue a run from its directory (only budget, schedule and device may change)
   eval CHECKPOINT [options]            re-run evaluation of a checkpoint (or a run directory's newest) and print the table
-  list                                 tasks with their success tests, benchmarks, algorithms, presets
+  list                                 tasks (with where they come from), benchmarks, algorithms, presets
   render --task TASK --out FILE.gif    render the scripted expert, or a trained policy with --checkpoint
+
+--import MODULE imports a module first (one that registers tasks or learners); tasks of an
+installed package's `polytask.tasks` entry points need no flag.
 """
-EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
+EXIT_USAGE = 2
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        print(USAGE, file=sys.stdout if argv else sys.stderr)
-        return 0 if argv else EXIT_USAGE
-    command, rest = argv[0], argv[1:]
-    if command not in COMMANDS:
-        print(f"error: {unknown_name_error('command', command, COMMANDS)}\n\n{USAGE}", file=sys.stderr)
-        return EXIT_USAGE
     try:
-        return COMMANDS[command](rest)
+        return _dispatch(argv)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:  # a second Ctrl-C, or one outside the training loop
         print("\naborted (Ctrl-C); nothing was saved since the last checkpoint", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return exit_code(2)
+    except BrokenPipeError:
+        # the reader went away (`--help | head`): stop quietly, and keep the interpreter's final
+        # flush of stdout from raising again (the recipe of Python's signal module docs)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _dispatch(argv: list[str]) -> int:
+    argv = take_import_flags(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE, file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else EXIT_USAGE
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        raise UsageError(f"{unknown_name_error('command', command, COMMANDS)}\n\n{USAGE}")
+    return COMMANDS[command](rest)
 
 
 # ---------------------------------------------------------------- train
-def _experiment_type(algorithm: str, config_class: type, default_env) -> type:
-    """A dataclass holding one algorithm's config, its env config (for a learner with environments)
-    and the run config: ``--algorithm.*``, ``--env.*`` and ``--run.*`` flags."""
-    env_field = [] if default_env is None else [("env", type(default_env), dataclasses.field(default=default_env))]
-    return dataclasses.make_dataclass(
-        f"Train_{algorithm.replace('-', '_')}",
-        [
-            ("algorithm", config_class, dataclasses.field(default_factory=config_class)),
-            *env_field,
-            ("run", RunConfig, dataclasses.field(default_factory=RunConfig)),
-            # which preset or algorithm the user named: it names the run
-            ("label", tyro.conf.Suppress[str], dataclasses.field(default=algorithm)),
-        ],
-        frozen=True,
-    )
-
-
-def _experiment(experiment_type: type, config, env, run, label: str):
-    values = {"algorithm": config, "run": run, "label": label}
-    if env is not None:
-        values["env"] = env
-    return experiment_type(**values)
-
-
-def _train_choices(wanted: str | None) -> dict[str, tuple[object, str]]:
-    """subcommand name -> (default experiment, description), for every algorithm and preset that imports.
-    ``wanted`` must import: its failure is reported; others' failures only hide them."""
-    types, choices = {}, {}
-    for name, spec in ALGORITHMS.items():
-        try:
-            _, config_class = spec.load()
-        except AlgorithmUnavailable:
-            if name == wanted:
-                raise
-            continue
-        default_env = spec.default_env()
-        types[name] = _experiment_type(name, config_class, default_env)
-        choices[name] = (_experiment(types[name], config_class(), default_env, RunConfig(), name), spec.summary)
-    for name, preset in PRESETS.items():
-        if preset.algorithm not in types:
-            if name == wanted:
-                get_algorithm(preset.algorithm).load()  # raises, saying why
-            continue
-        config, env, run = preset.build()
-        choices[name] = (_experiment(types[preset.algorithm], config, env, run, name), f"{preset.summary} [{preset.algorithm}]")
-    return choices
-
-
 def train_command(argv: list[str]) -> int:
     from launch.experiment import run_training
+    from launch.train_command import parse
 
-    asks_help = argv[:1] in (["-h"], ["--help"])
-    if not asks_help and (not argv or argv[0].startswith("-")):
-        argv = [DEFAULT_PRESET, *argv]  # options alone apply to the default preset
-    wanted = None if asks_help else argv[0]
-    if wanted is not None and wanted not in ALGORITHMS and wanted not in PRESETS:
-        raise UsageError(str(unknown_name_error("algorithm or preset", wanted, {*ALGORITHMS, *PRESETS}, plural="algorithms and presets")))
-    choices = _train_choices(wanted)
-    union = Union[tuple(Annotated[type(default), tyro.conf.subcommand(name, default=default, description=text)]
-                        for name, (default, text) in choices.items())]
-    default = {"default": choices[DEFAULT_PRESET][0]} if DEFAULT_PRESET in choices else {}
-    experiment = tyro.cli(union, args=argv, prog=f"{PROG} train", **default)
-    algorithm = experiment.label if experiment.label in ALGORITHMS else PRESETS[experiment.label].algorithm
+    algorithm, experiment = parse(argv)
     result = run_training(algorithm, experiment.algorithm, experiment.run, label=experiment.label, env=getattr(experiment, "env", None))
-    return EXIT_INTERRUPTED if result.interrupted else 0
+    return exit_code(result.stopped_by) if result.interrupted else 0
+
+
+def resume_command(argv: list[str]) -> int:
+    """``resume RUN_DIR [options]``: ``train --run.resume auto`` for that run, its configs from its checkpoint."""
+    if not argv or argv[0].startswith("-"):
+        if argv[:1] in (["-h"], ["--help"]):
+            print(f"usage: {PROG} resume RUN_DIR [--run.budget N] [--run.eval-every N] [--run.device D] ...\n\n"
+                  "Continues the run in RUN_DIR from its newest checkpoint, with the configs it was trained with.")
+            return 0
+        raise UsageError(f"resume needs a run directory, e.g. {PROG} resume runs/mt10-pcgrad-s1")
+    run_dir = Path(argv[0])
+    if not run_dir.is_dir():
+        raise UsageError(f"resume: no run directory {run_dir}")
+    return train_command([*argv[1:], "--run.resume", "auto", "--run.runs-dir", str(run_dir.parent), "--run.name", run_dir.name])
 
 
 # ---------------------------------------------------------------- eval
@@ -134,6 +108,10 @@ class EvalArgs:
     """A checkpoint_*.pt file, or a run directory (its newest checkpoint)."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """Where to evaluate."""
+    split: Literal["train", "test"] | None = None
+    """Evaluate on this split's variations instead of the run's (env.eval_split)."""
+    episodes: int | None = None
+    """Evaluation episodes per task instead of the run's (env.eval_episodes_per_task)."""
     out: Path | None = None
     """Also write the table to OUT.csv and OUT.json."""
 
@@ -142,8 +120,11 @@ def eval_command(argv: list[str]) -> int:
     from launch.experiment import restore
     from launch.runtime import preserved_rng_states
 
-    args = tyro.cli(EvalArgs, args=argv, prog=f"{PROG} eval")
-    algorithm, name, _, _, path = restore(args.checkpoint, args.device)
+    with one_line_errors(f"{PROG} eval"):
+        args = tyro.cli(EvalArgs, args=argv, prog=f"{PROG} eval")
+    env_overrides = {key: value for key, value in (("eval_split", args.split), ("eval_episodes_per_task", args.episodes))
+                     if value is not None}
+    algorithm, name, _, _, path = restore(args.checkpoint, args.device, env_overrides, device_flag="--device")
     with preserved_rng_states():
         report = algorithm.evaluate()
     report.title = f"{path} ({name}, {algorithm.progress()} {algorithm.unit}): {report.title}"
@@ -160,19 +141,22 @@ def list_command(argv: list[str]) -> int:
 
     if argv:
         raise UsageError(f"'list' takes no arguments, got {' '.join(argv)}")
-    print("tasks (gym id: success test)")
+    print("tasks (gym id: success test) [where they come from, if not built in]")
     for name, task in envs.TASKS.items():
-        print(f"  {name:<24} {envs.env_id(name):<34} {task.success_description or '(no description)'}")
+        source = envs.TASK_SOURCES.get(name, "")
+        origin = f" [{source}]" if source and source != "built-in" else ""
+        print(f"  {name:<24} {envs.env_id(name):<34} {task.success_description or '(no description)'}{origin}")
     print("\nbenchmarks (train tasks -> test tasks)")
     for name, factory in envs.BENCHMARKS.items():
         if name in ("MT1", "ML1"):
-            print(f"  {name:<24} one task, held-out variations: {name}-<task>, e.g. {name}-reach")
+            print(f"  {name:<24} one task, held-out variations: --env.benchmark {name} --env.task <task>")
             continue
         try:
             bench = factory()
             print(f"  {name:<24} {len(bench.train_tasks)} -> {len(bench.test_tasks)} tasks: {', '.join(bench.test_tasks)}")
         except ValueError as error:  # a benchmark naming tasks not registered yet
             print(f"  {name:<24} unavailable: {error}")
+    print(f"\nsuites (--env.suite): {', '.join(envs.SUITES)}")
     print("\nalgorithms (unit: summary)")
     for name, spec in ALGORITHMS.items():
         try:
@@ -183,17 +167,20 @@ def list_command(argv: list[str]) -> int:
     print(f"\npresets (default: {DEFAULT_PRESET})")
     for name, preset in PRESETS.items():
         base = {"from": preset.base} if preset.base else {}
-        settings = ", ".join(f"{k}={v}" for k, v in {**base, **preset.config, **{f"run.{k}": v for k, v in preset.run.items()}}.items())
-        print(f"  {name:<24} {preset.algorithm}: {preset.summary}" + (f" ({settings})" if settings else ""))
+        settings = {**base, **preset.config, **{f"env.{k}": v for k, v in preset.env.items()}, **{f"run.{k}": v for k, v in preset.run.items()}}
+        listed = ", ".join(f"{k}={v}" for k, v in settings.items())
+        print(f"  {name:<24} {preset.algorithm}: {preset.summary}" + (f" ({listed})" if listed else ""))
     return 0
 
 
 def render_command(argv: list[str]) -> int:
     from launch.render import RenderArgs, render
 
-    render(tyro.cli(RenderArgs, args=argv, prog=f"{PROG} render"))
+    with one_line_errors(f"{PROG} render"):
+        args = tyro.cli(RenderArgs, args=argv, prog=f"{PROG} render")
+    render(args)
     return 0
 
 
-COMMANDS = {"train": train_command, "eval": eval_command, "list": list_command, "render": render_command}
+COMMANDS = {"train": train_command, "resume": resume_command, "eval": eval_command, "list": list_command, "render": render_command}
 __all__ = ["main"]

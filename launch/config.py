@@ -41,6 +41,8 @@ class RunConfig:
     """'auto': continue from the run's newest checkpoint (fresh start if it has none); or a checkpoint path."""
     progress_bar: bool = True
     """Show a progress bar with rate and ETA on stderr."""
+    eval_video: int = 0
+    """At every evaluation, record this many episodes of each task as GIFs to <run>/videos/ and tensorboard (0: none)."""
 
     def __post_init__(self):
         for field in ("budget", "eval_every", "checkpoint_every", "log_every"):
@@ -49,6 +51,8 @@ class RunConfig:
                 raise ValueError(f"run.{field} must be a positive integer or None, got {value}")
         if self.cpu_threads < 0:
             raise ValueError(f"run.cpu_threads must be >= 0 (0: torch's default), got {self.cpu_threads}")
+        if self.eval_video < 0:
+            raise ValueError(f"run.eval_video must be >= 0 (episodes per task to record), got {self.eval_video}")
         if self.keep_checkpoints < 1:
             raise ValueError(f"run.keep_checkpoints must be at least 1, got {self.keep_checkpoints}")
         if self.name is not None and (not self.name or "/" in self.name or self.name in (".", "..")):

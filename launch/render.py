@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
+from envs.registry import get_task, scripted_policy, unknown_name_error
 from envs.variations import VARIATIONS_PER_TASK
-from envs.registry import get_task, scripted_policy
 from launch.errors import UsageError
+
+#: the scene's cameras (envs/assets/scene.xml and the gripper's)
+CAMERAS = ("corner", "front", "topview", "behind", "gripper/gripper")
 
 FORMATS = (".gif", ".mp4")
 #: frames kept after the first success, so the video shows the goal being held
@@ -28,7 +32,9 @@ class RenderArgs:
     checkpoint: Path | None = None
     """A trained RL learner's checkpoint (or run directory); None: the task's scripted expert."""
     variation: int = 0
-    """Which of the task's held-out test variations to show."""
+    """Which of the task's variations of the split to show (an index, 0-49)."""
+    split: Literal["train", "test"] = "test"
+    """The variations' split: the held-out test ones or the train ones."""
     max_steps: int = 200
     """Longest episode to record (the video stops shortly after the first success)."""
     fps: int = 30
@@ -36,9 +42,9 @@ class RenderArgs:
     size: int = 256
     """Width and height in pixels (a multiple of 16 suits mp4 encoders)."""
     camera: str = "corner"
-    """Camera name in the scene."""
-    device: str = "auto"
-    """Where a checkpoint's policy runs: auto, cpu or cuda."""
+    """Camera name in the scene: corner, front, topview, behind or gripper/gripper."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Where a checkpoint's policy runs."""
 
     def __post_init__(self):
         if self.out.suffix.lower() not in FORMATS:
@@ -47,6 +53,8 @@ class RenderArgs:
             raise UsageError(f"--variation must be in [0, {VARIATIONS_PER_TASK}), got {self.variation}")
         if self.max_steps < 1 or self.fps < 1 or self.size < 16:
             raise UsageError("--max-steps and --fps must be positive and --size at least 16")
+        if self.camera not in CAMERAS:
+            raise UsageError(str(unknown_name_error("camera", self.camera, CAMERAS)))
 
 
 def _policy(args: RenderArgs):
@@ -55,7 +63,7 @@ def _policy(args: RenderArgs):
         return scripted_policy(args.task), "scripted expert"
     from launch.experiment import restore
 
-    algorithm, name, _, env, path = restore(args.checkpoint, args.device)
+    algorithm, name, _, env, path = restore(args.checkpoint, args.device, device_flag="--device")
     if not hasattr(algorithm, "policy") or env is None:
         raise UsageError(f"{name} offers no policy() to render; only RL learners (e.g. mtsac) can be rendered")
     if env.suite != "polytask":
@@ -76,7 +84,7 @@ def render(args: RenderArgs) -> Path:
     policy, source = _policy(args)
     env = task_class(render_mode="rgb_array", camera=args.camera, width=args.size, height=args.size)
     try:
-        obs, _ = env.reset(options={"variation": args.variation, "split": "test"})
+        obs, _ = env.reset(options={"variation": args.variation, "split": args.split})
         frames, succeeded_at = [env.render()], None
         for step in range(args.max_steps):
             obs, _, _, _, info = env.step(policy(obs))

@@ -12,15 +12,16 @@ import numpy as np
 import torch
 
 
-def resolve_device(choice: str) -> torch.device:
-    """``auto`` picks cuda when available; asking for cuda without one is an error, not a silent cpu run."""
+def resolve_device(choice: str, flag: str = "--run.device") -> torch.device:
+    """``auto`` picks cuda when available; asking for cuda without one is an error, not a silent cpu run
+    (``flag`` is the option that chose, named in the error)."""
     if choice == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if choice == "cpu":
         return torch.device("cpu")
     if choice == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError("device 'cuda' was asked for but torch sees no CUDA device; use --run.device cpu or auto")
+            raise ValueError(f"device 'cuda' was asked for but torch sees no CUDA device; use {flag} cpu or auto")
         return torch.device("cuda")
     raise ValueError(f"unknown device {choice!r}; accepted: auto, cpu, cuda")
 
