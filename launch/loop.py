@@ -124,9 +124,12 @@ class _Training:
         remove_stale_temp_files(self.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         run_files.write_config(self.run_dir, self.record())
-        self.curves = run_files.Curves(self.run_dir, resumed_at=self.progress if self.resumed_from else None)
-        # purge_step drops events logged after the checkpoint by the run that was cut off.
-        self.writer = SummaryWriter(str(self.run_dir), purge_step=self.progress if self.resumed_from else None)
+        # purge_step drops events logged after the checkpoint by the run that was cut off: from its progress on,
+        # since an evaluation there is owed again; the final evaluation of a run that had reached its budget stays
+        # when it falls on the evaluation schedule (a run extended from there shows what an uninterrupted one shows)
+        kept_final = resumed is not None and self.progress >= resumed["loop"]["schedule"]["budget"] and self.progress % self.schedule.eval_every == 0
+        self.writer = SummaryWriter(str(self.run_dir), purge_step=self.progress + kept_final if self.resumed_from else None)
+        self.curves = run_files.Curves(self.run_dir, resumed_at=None if self.resumed_from is None else self.progress - 1 + kept_final)
         self.last_saved = self.resumed_from
         self.started, self.wall_time_before = time.perf_counter(), self.schedule.wall_time_s
         # Metrics some steps report only now and then (episode ends) would be missed if the loop

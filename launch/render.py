@@ -57,6 +57,13 @@ class RenderArgs:
             raise UsageError(str(unknown_name_error("camera", self.camera, CAMERAS)))
 
 
+def _task_class(name: str):
+    try:
+        return get_task(name)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
 def _policy(args: RenderArgs):
     """obs -> action for one world: the scripted expert, or the checkpoint's policy for this task."""
     if args.checkpoint is None:
@@ -77,11 +84,10 @@ def _policy(args: RenderArgs):
 
 
 def render(args: RenderArgs) -> Path:
-    try:
-        task_class = get_task(args.task)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    policy, source = _policy(args)
+    if args.checkpoint is None:
+        _task_class(args.task)  # an unknown task is reported before anything else
+    policy, source = _policy(args)  # a checkpoint first imports the modules its run was trained with
+    task_class = _task_class(args.task)
     env = task_class(render_mode="rgb_array", camera=args.camera, width=args.size, height=args.size)
     try:
         obs, _ = env.reset(options={"variation": args.variation, "split": args.split})

@@ -18,6 +18,10 @@ import importlib
 from launch.errors import UsageError
 
 
+#: tyro's terse reasons, in words
+_REASONS = {"too_few_values": "needs a value", "too_many_values": "takes fewer values"}
+
+
 def flags_of(experiment_type: type) -> list[str]:
     """Every ``--group.field`` flag of an experiment dataclass (for near matches of unknown ones)."""
     flags = []
@@ -38,12 +42,14 @@ def describe(event, errors, known_flags: list[str]) -> str | None:
     if isinstance(event, errors.InstantiationFailure):
         return event.message
     if isinstance(event, errors.InvalidChoice):
-        close = difflib.get_close_matches(event.value, list(event.choices), n=3, cutoff=0.5)
+        # sorted: tyro hands them over in no fixed order; an optional field's unset value is not a choice to type
+        choices = sorted(str(c) for c in event.choices if str(c) != "None")
+        close = difflib.get_close_matches(event.value, choices, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        return f"{_flag(event.argument)}: {event.value!r} is not accepted.{hint} Accepted: {', '.join(map(str, event.choices))}"
+        return f"{_flag(event.argument)}: {event.value!r} is not accepted.{hint} Accepted: {', '.join(choices)}"
     if isinstance(event, errors.BadValue):
         shown = f" {event.offending_value!r}" if event.offending_value is not None else ""
-        return f"{_flag(event.argument)}{shown}: {event.reason}"
+        return f"{_flag(event.argument)}{shown}: {_REASONS.get(str(event.reason), event.reason)}"
     if isinstance(event, errors.UnrecognizedArgs):
         parts = []
         for token in event.tokens:
