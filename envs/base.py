@@ -27,17 +27,18 @@ helpers in ``envs.rewards`` and ``envs.tasks._common`` (``distance``,
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import math
-import weakref
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import mujoco
 import numpy as np
 
+from envs import dynamics as dynamics_variation
 from envs import layout, world
+from envs.dynamics import DynamicsVariation
+from envs.rendering import close_at_exit
 from envs.layout import ACTION_DIM, GRIPPER, OBS_DIM, OBS_HIGH, OBS_LOW, object_start
 from envs.variations import VARIATION_OPTIONS, VARIATIONS_PER_TASK, check_index, check_seed, parse_variation_options, variation_seeds
 
@@ -97,26 +98,6 @@ class StepState:
     steps: int  #: env steps taken in this episode
 
 
-@dataclasses.dataclass(frozen=True)
-class DynamicsVariation:
-    """Ranges of multiplicative scales drawn at every reset (off by default).
-
-    Each field is ``(low, high)``; ``(1, 1)`` leaves that quantity alone. Masses
-    and damping apply to the task's objects (not the gripper); friction to
-    every geom of the task's objects and the table.
-    """
-
-    mass_scale: tuple[float, float] = (1.0, 1.0)
-    friction_scale: tuple[float, float] = (1.0, 1.0)
-    damping_scale: tuple[float, float] = (1.0, 1.0)
-
-    def __post_init__(self):
-        for field in dataclasses.fields(self):
-            low, high = getattr(self, field.name)
-            if not 0 < low <= high:
-                raise ValueError(f"DynamicsVariation.{field.name} must satisfy 0 < low <= high, got {(low, high)}")
-
-
 class PolytaskEnv(gym.Env):
     """Base class of every polytask task (see the module docstring)."""
 
@@ -158,12 +139,7 @@ class PolytaskEnv(gym.Env):
             raise ValueError(f"unknown camera {camera!r}; this task has: {', '.join(names)}")
         self.camera, self.width, self.height = camera, width, height
         self._renderer: mujoco.Renderer | None = None
-        self._nominal = {
-            "body_mass": self.model.body_mass.copy(),
-            "body_inertia": self.model.body_inertia.copy(),
-            "geom_friction": self.model.geom_friction.copy(),
-            "dof_damping": self.model.dof_damping.copy(),
-        }
+        self._nominal = dynamics_variation.nominal(self.model)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
         self.observation_space = gym.spaces.Box(OBS_LOW.copy(), OBS_HIGH.copy(), (OBS_DIM,), np.float64)
         self.goal = np.zeros(3)
@@ -184,31 +160,9 @@ class PolytaskEnv(gym.Env):
     def compile_model(cls) -> mujoco.MjModel:
         spec = world.base_spec()
         cls.build(spec)
-        cls._add_frame_sensors(spec)
+        world.add_frame_sensors(spec, cls.object_sites)
         return spec.compile()
 
-    @classmethod
-    def _add_frame_sensors(cls, spec: mujoco.MjSpec) -> None:
-        """Sensors that read the site poses of one observation frame (``_frame``).
-
-        They change no dynamics; the single env reads ``MjData`` directly, while
-        the batched simulator (``envs.batched``) copies one ``sensordata`` row
-        per world. Position sensors are evaluated at the start of each substep,
-        which is when ``_frame`` reads ``site_xpos`` after ``mj_step`` too (the
-        gripper opening comes from ``qpos``, which is current, so no sensor).
-        Object orientations are read as the three axes of ``site_xmat`` rather
-        than a ``framequat`` sensor, which builds its quaternion another way and
-        differs from ``_frame``'s ``mju_mat2Quat`` in the last bit.
-        """
-        sensors = [("frame/tcp", mujoco.mjtSensor.mjSENS_FRAMEPOS, mujoco.mjtObj.mjOBJ_SITE, "gripper/tcp")]
-        for k, site in enumerate(cls.object_sites[:2]):
-            sensors.append((f"frame/object{k}_pos", mujoco.mjtSensor.mjSENS_FRAMEPOS, mujoco.mjtObj.mjOBJ_SITE, site))
-            for axis in "xyz":
-                sensor_type = getattr(mujoco.mjtSensor, f"mjSENS_FRAME{axis.upper()}AXIS")
-                sensors.append((f"frame/object{k}_{axis}axis", sensor_type, mujoco.mjtObj.mjOBJ_SITE, site))
-        for name, sensor_type, object_type, object_name in sensors:
-            sensor = spec.add_sensor()
-            sensor.name, sensor.type, sensor.objtype, sensor.objname = name, sensor_type, object_type, object_name
 
     # ------------------------------------------------------- task interface
     def reset_task(self, rng: np.random.Generator) -> None:
@@ -303,7 +257,8 @@ class PolytaskEnv(gym.Env):
         self.data.act[ids["hand_act"]] = self.hand_init
         self.data.qpos[ids["finger_qpos"]] = 0.04
         self.data.ctrl[ids["finger_ctrl"]] = -1.0
-        self._apply_dynamics(rng)
+        if self.dynamics is not None:
+            dynamics_variation.apply(self.dynamics, self.model, self._nominal, ids, rng)
         self.reset_task(rng)
         self.goal = np.asarray(self.goal, dtype=np.float64).copy()
         self.model.site_pos[ids["goal"]] = self.goal
@@ -317,23 +272,6 @@ class PolytaskEnv(gym.Env):
         self._steps = 0
         index, variation_seed = self._variation or (None, None)
         return obs, {"variation": index, "variation_seed": variation_seed}
-
-    def _apply_dynamics(self, rng: np.random.Generator) -> None:
-        if self.dynamics is None:
-            return
-        nominal, ids, m = self._nominal, self._ids, self.model
-        mass = rng.uniform(*self.dynamics.mass_scale)
-        friction = rng.uniform(*self.dynamics.friction_scale)
-        damping = rng.uniform(*self.dynamics.damping_scale)
-        m.body_mass[:] = nominal["body_mass"]
-        m.body_inertia[:] = nominal["body_inertia"]
-        m.geom_friction[:] = nominal["geom_friction"]
-        m.dof_damping[:] = nominal["dof_damping"]
-        if len(ids["object_bodies"]):
-            m.body_mass[ids["object_bodies"]] *= mass
-            m.body_inertia[ids["object_bodies"]] *= mass
-        m.geom_friction[ids["object_geoms"], 0] *= friction
-        m.dof_damping[ids["object_dofs"]] *= damping
 
     def step(self, action):
         # Per-step Python is kept to scalar work on cached views: for these small
@@ -485,7 +423,7 @@ class PolytaskEnv(gym.Env):
             return None
         if self._renderer is None:
             self._renderer = mujoco.Renderer(self.model, self.height, self.width)
-            _close_at_exit(self)
+            close_at_exit(self)
         self._renderer.update_scene(self.data, camera=self.camera)
         return self._renderer.render()
 
@@ -493,24 +431,3 @@ class PolytaskEnv(gym.Env):
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
-
-
-#: envs holding a renderer: closed at interpreter exit, while EGL is still there to free their
-#: contexts (a renderer left to the garbage collector at exit prints an EGLError traceback)
-_RENDERING: weakref.WeakSet = weakref.WeakSet()
-_EXIT_HANDLER = None
-
-
-def _close_at_exit(env: PolytaskEnv) -> None:
-    global _EXIT_HANDLER
-    if not _EXIT_HANDLER:
-        # registered after the first renderer, hence after mujoco's own exit handler that shuts EGL
-        # down (its backend is imported with that renderer): exit handlers run last-registered first
-        _EXIT_HANDLER = atexit.register(_close_renderers)
-    _RENDERING.add(env)
-
-
-def _close_renderers() -> None:
-    for env in list(_RENDERING):
-        env.close()
-    _RENDERING.clear()

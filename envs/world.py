@@ -67,3 +67,26 @@ def attach(
     frame.pos = np.asarray(pos, dtype=np.float64)
     frame.quat = np.asarray(quat, dtype=np.float64)
     return spec.attach(child, prefix=prefix, frame=frame)
+
+
+def add_frame_sensors(spec: mujoco.MjSpec, object_sites: tuple[str, ...]) -> None:
+    """Sensors that read the site poses of one observation frame (``PolytaskEnv._frame``).
+
+    They change no dynamics; the single env reads ``MjData`` directly, while
+    the batched simulator (``envs.batched``) copies one ``sensordata`` row
+    per world. Position sensors are evaluated at the start of each substep,
+    which is when ``_frame`` reads ``site_xpos`` after ``mj_step`` too (the
+    gripper opening comes from ``qpos``, which is current, so no sensor).
+    Object orientations are read as the three axes of ``site_xmat`` rather
+    than a ``framequat`` sensor, which builds its quaternion another way and
+    differs from ``_frame``'s ``mju_mat2Quat`` in the last bit.
+    """
+    sensors = [("frame/tcp", mujoco.mjtSensor.mjSENS_FRAMEPOS, mujoco.mjtObj.mjOBJ_SITE, "gripper/tcp")]
+    for k, site in enumerate(object_sites[:2]):
+        sensors.append((f"frame/object{k}_pos", mujoco.mjtSensor.mjSENS_FRAMEPOS, mujoco.mjtObj.mjOBJ_SITE, site))
+        for axis in "xyz":
+            sensor_type = getattr(mujoco.mjtSensor, f"mjSENS_FRAME{axis.upper()}AXIS")
+            sensors.append((f"frame/object{k}_{axis}axis", sensor_type, mujoco.mjtObj.mjOBJ_SITE, site))
+    for name, sensor_type, object_type, object_name in sensors:
+        sensor = spec.add_sensor()
+        sensor.name, sensor.type, sensor.objtype, sensor.objname = name, sensor_type, object_type, object_name
