@@ -20,12 +20,10 @@ from torch import Tensor
 
 
 class AdamState:
-    """First and second moments and the step count of a set of named parameters."""
+    """First and second moments and the step count of a set of named parameters (the step's
+    hyperparameters are the caller's: :func:`adam_step_` takes them)."""
 
-    def __init__(self, params: Mapping[str, Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
-        if lr <= 0 or not all(0 <= b < 1 for b in betas) or eps <= 0:
-            raise ValueError(f"Adam needs lr > 0, betas in [0, 1) and eps > 0, got lr={lr}, betas={betas}, eps={eps}")
-        self.lr, self.betas, self.eps = lr, betas, eps
+    def __init__(self, params: Mapping[str, Tensor]):
         self.names = list(params)
         self.exp_avg = {name: torch.zeros_like(p) for name, p in params.items()}
         self.exp_avg_sq = {name: torch.zeros_like(p) for name, p in params.items()}

@@ -80,8 +80,8 @@ class MTSACConfig:
     """FAMO: decay of the task-weight logits."""
     compile: CompileMode = "auto"
     """Compile the whole update with torch.compile: auto (on CUDA, and on CPU where a C++ compiler
-    is found), on, or off (eager). Compiling takes 25-70 s once per process on 2 CPU cores (about
-    8 s from Inductor's on-disk cache); it pays on runs of more than a few thousand updates."""
+    is found), on, or off (eager). Compiling takes 25-90 s once per process on 2 CPU cores (3-8 s
+    from Inductor's on-disk cache); it pays on runs of more than a few thousand updates."""
 
 
 #: Single-task SAC on reach with stable-baselines3's settings that solve it (``agents.sb3.REACH_SAC``:
@@ -130,7 +130,8 @@ class MTSAC:
         self.tasks, self.evaluator = multitask_tasks_and_evaluator(self.suite, "MTSAC")
         t = self.num_tasks = len(self.tasks)
         self.collector = Collector(self.suite.make_vec("train"), self.tasks, seed=seed)
-        #: env steps of uniform random actions before the first update: the loop refuses a budget within them
+        #: the env steps after which the first update comes (warmup_steps vector steps of random actions):
+        #: the loop refuses a smaller budget
         self.warmup_units = config.warmup_steps * self.collector.num_envs
         self.warmup_option = "warmup_steps"
 
@@ -203,6 +204,11 @@ class MTSAC:
     def update(self, batch: TransitionBatch) -> dict[str, torch.Tensor]:
         """One SAC update on a task-balanced batch; metrics stay on the device."""
         return self.sac.update(batch)
+
+    def close(self) -> None:
+        """Release the training and evaluation envs."""
+        self.collector.env.close()
+        getattr(self.evaluator, "close", lambda: None)()
 
     # ------------------------------------------------------------- resume
     def state_dict(self) -> dict:

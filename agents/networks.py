@@ -111,7 +111,8 @@ def critic_forward(params: Mapping[str, Tensor], obs: Tensor, action: Tensor, ta
 
 
 class _Ensemble(nn.Module):
-    """Holds an ensemble's parameters (as attributes ``w0``, ``e0``, ...; ``functional_call`` swaps them)."""
+    """Holds an ensemble's parameters as attributes ``w0``, ``e0``, ...: ``params()`` hands them to the
+    pure forwards, and ``torch.func.functional_call`` can swap them like any module's."""
 
     def __init__(self, members: int, in_dim: int, out_dim: int, num_tasks: int, hidden_sizes: Sequence[int], conditioning: Conditioning):
         super().__init__()

@@ -39,9 +39,9 @@ class SACNetworks:
             module.requires_grad_(False)
         self.critic_target = frozen_copy(self.critic)
         self.log_temperature = torch.full((num_tasks,), math.log(config.initial_temperature), device=self.device)
-        self.actor_adam = AdamState(self.actor.params(), config.actor_lr)
-        self.critic_adam = AdamState(self.critic.params(), config.critic_lr)
-        self.temperature_adam = AdamState({"log_temperature": self.log_temperature}, config.temperature_lr)
+        self.actor_adam = AdamState(self.actor.params())
+        self.critic_adam = AdamState(self.critic.params())
+        self.temperature_adam = AdamState({"log_temperature": self.log_temperature})
         self.critic_surgery = self._make_surgery(seed, loss_floor_known=True)
         self.actor_surgery = self._make_surgery(seed + 1, loss_floor_known=False)
         self.hyperparameters = SACHyperparameters(

@@ -88,15 +88,15 @@ def sac_update(state: dict, batch: TransitionBatch, next_noise: Tensor, policy_n
 
     # the temperature loss -(log alpha_t (log pi + target entropy)) is linear in log alpha_t: its gradient is exact here
     entropy_gap = (log_prob.detach() + hp.target_entropy).mean(-1)
+    temperature_loss = -(log_temperature * entropy_gap).sum() / temperature.shape[0]  # before its step, as the other losses
     adam_step_({"log_temperature": log_temperature}, {"log_temperature": -entropy_gap}, state["temperature_adam"],
                hp.temperature_lr, hp.betas, hp.eps)
     torch._foreach_lerp_(list(target_critic.values()), list(critic.values()), hp.tau)
 
-    num_tasks = temperature.shape[0]
     metrics = {
         "losses/critic": critic_loss.mean(),
         "losses/actor": actor_loss.mean(),
-        "losses/temperature": -(log_temperature * entropy_gap).sum() / num_tasks,
+        "losses/temperature": temperature_loss,
         "charts/temperature": temperature.mean(),
         "charts/entropy": -log_prob.mean(),
         "charts/target_q": target.mean(),

@@ -133,12 +133,12 @@ class _LastDump(KVWriter):
 
 
 def _metric_name(sb3_key: str) -> str | None:
-    """SB3's logger key in the loop's families: train/* -> losses/*, rollout/* -> charts/*."""
+    """SB3's logger key in the loop's families: train/* -> losses/*, its fps -> charts/sb3_fps. Its
+    rollout/* (means over its last 100 episodes) are left out: the collector reports the episodes
+    finished since the last step, over all tasks and per task."""
     family, _, name = sb3_key.partition("/")
     if family == "train" and name != "n_updates":
         return f"losses/{name}"
-    if family == "rollout":
-        return {"ep_rew_mean": "charts/episode_return", "ep_len_mean": "charts/episode_length"}.get(name, f"charts/{name}")
     return "charts/sb3_fps" if sb3_key == "time/fps" else None
 
 
@@ -154,6 +154,10 @@ class SB3Learner:
 
     def __init__(self, config: SB3Config, *, env: EnvConfig = default_env, device: torch.device, seed: int):
         check_config(config)
+        worlds = env.worlds_per_task
+        if config.algorithm == "ppo" and config.steps_per_call % (config.n_steps * worlds):
+            raise ValueError(f"PPO's rollout is n_steps x worlds per task ({config.n_steps} x {worlds}) env steps: steps_per_call must "
+                             f"be a multiple of {config.n_steps * worlds}, got {config.steps_per_call}")
         self.config, self.env_config, self.device, self.seed = config, env, torch.device(device), seed
         self.suite = make_suite(env, seed)
         self.tasks, self.evaluator = multitask_tasks_and_evaluator(self.suite, "one model per task")
@@ -166,8 +170,10 @@ class SB3Learner:
         self.outputs = [_LastDump() for _ in self.models]
         for model, output in zip(self.models, self.outputs):
             model.set_logger(Logger(folder=None, output_formats=[output]))
-        #: env steps before SAC's first gradient step (PPO trains after every rollout, however short the run)
-        self.warmup_units = config.learning_starts * len(self.models) if config.algorithm == "sac" else 0
+        #: the least budget that makes a gradient step: SB3's SAC trains once a model's env steps exceed learning_starts,
+        #: counted in whole vector steps of its worlds (PPO trains after every rollout, however short the run)
+        first_update = (config.learning_starts // worlds + 1) * worlds
+        self.warmup_units = first_update * len(self.models) if config.algorithm == "sac" else 0
         self.warmup_option = "learning_starts"
 
     def _new_model(self, vec_env: CollectorVecEnv, seed: int) -> BaseAlgorithm:
@@ -198,8 +204,9 @@ class SB3Learner:
         collected: dict[str, list[float]] = {}
         for model, output, collector in zip(self.models, self.outputs, self.collectors):
             model.learn(steps, reset_num_timesteps=False, log_interval=1, progress_bar=False)
-            # the last dump, updated by what was recorded since (SB3 dumps at episode ends / rollouts)
+            # the dump of this call, if any, updated by what was recorded since (SB3 dumps at episode ends / rollouts)
             latest = {**output.values, **{k: v for k, v in model.logger.name_to_value.items() if isinstance(v, (int, float))}}
+            output.values = {}  # each dump is reported once
             for key, value in latest.items():
                 name = _metric_name(key)
                 if name is not None and math.isfinite(value):
@@ -224,6 +231,12 @@ class SB3Learner:
             return actions
 
         return act
+
+    def close(self) -> None:
+        """Release the training and evaluation envs."""
+        for collector in self.collectors:
+            collector.env.close()
+        getattr(self.evaluator, "close", lambda: None)()
 
     # -------------------------------------------------------------- state
     def state_dict(self) -> dict:

@@ -1,9 +1,13 @@
 """Gradient surgery: turning T per-task losses into one parameter update.
 
-A surgery wraps one optimizer step of one module (the critic, the actor):
-``surgery.step(module, optimizer, task_loss, task_batches)`` evaluates
-``task_loss(params, batch_of_one_task)`` for every task, writes the combined
-gradient into ``.grad`` and steps the optimizer. Methods:
+A surgery is a pure combination rule (``GradientSurgery.weights``): from the
+task losses, and for the methods that need them the T x T Gram matrix of
+the task gradients, the weights ``w`` of the combined gradient ``sum_i w_i
+g_i``. :func:`combined_gradient` computes that gradient from a parameter
+dict and a task loss, in ``torch.func`` only, so that MT-SAC's whole update
+compiles as one graph (``agents.sac_update``); ``surgery.step(module,
+optimizer, task_loss, task_batches)`` does the same for any ``nn.Module``
+and torch optimizer (writes ``.grad``, steps). Methods:
 
 * ``none``: the mean of the task losses, one ordinary backward.
 * ``pcgrad``: projecting conflicting gradients (Yu et al., "Gradient Surgery
@@ -34,8 +38,8 @@ gradient into ``.grad`` and steps the optimizer. Methods:
   is Alg. 1's plain decayed gradient step (the authors' code uses Adam).
 
 Per-task gradients come from one vectorized pass, ``vmap(grad(task_loss))``
-over the task axis with ``torch.func.functional_call``, never T backward
-passes. Nothing here reads a tensor back to the host.
+over the task axis, never T backward passes. Nothing here reads a tensor
+back to the host.
 """
 
 from __future__ import annotations
@@ -77,11 +81,6 @@ def per_task_gradients(module: nn.Module, task_loss: TaskLoss, task_batches: Any
 def task_gram(grads: list[torch.Tensor]) -> torch.Tensor:
     """``G[i, j] = g_i . g_j`` over all parameters: ``[T, T]``."""
     return sum(g.flatten(1) @ g.flatten(1).T for g in grads)
-
-
-def combine(weights: torch.Tensor, grads: list[torch.Tensor]) -> list[torch.Tensor]:
-    """``sum_i weights[i] g_i`` for every parameter."""
-    return [torch.tensordot(weights.to(g.dtype), g, dims=1) for g in grads]
 
 
 def write_gradient(module: nn.Module, gradient: list[torch.Tensor]) -> None:

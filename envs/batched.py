@@ -275,6 +275,8 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         options = dict(options or {})
         mask = options.pop("reset_mask", None)
         mask = np.ones(self.num_envs, dtype=bool) if mask is None else check_reset_mask(mask, self.num_envs)
+        if self._needs_reset and not mask.all():
+            raise ValueError("the first reset() must reset every world; options['reset_mask'] chooses among worlds already running")
         all_options = split_world_options(options, self.num_envs)
         if isinstance(seed, (int, np.integer)):
             super().reset(seed=int(seed))

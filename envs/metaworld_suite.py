@@ -29,6 +29,7 @@ from envs.evaluation import BatchPolicy
 from envs.registry import unknown_name_error
 from envs.report import EvalReport
 from envs.suite import EnvConfig, Evaluator, Suite, register_suite
+from envs.variations import check_split
 
 METAWORLD_BENCHMARKS: tuple[str, ...] = ("MT1", "MT10", "MT50", "ML1", "ML10", "ML45")
 #: Meta-World's env version this bridge targets (its task names end in it)
@@ -52,17 +53,12 @@ def metaworld_task_name(task: str) -> str:
     return name
 
 
-def _check_split(split: str) -> None:
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-
-
 def metaworld_tasks(benchmark: str, split: str = "train", task: str | None = None) -> tuple[str, ...]:
     """The Meta-World task names of ``benchmark``'s ``split``, in task-id order."""
     require_metaworld()
     from metaworld import env_dict
 
-    _check_split(split)
+    check_split(split)
     if benchmark not in METAWORLD_BENCHMARKS:
         raise unknown_name_error("Meta-World benchmark", benchmark, METAWORLD_BENCHMARKS)
     single = benchmark in ("MT1", "ML1")
@@ -200,12 +196,9 @@ def evaluate_metaworld(policy: BatchPolicy, envs: MetaWorldVectorEnv, episodes_p
 @register_suite
 class MetaWorldSuite(Suite):
     name = "metaworld"
-    restores_episodes = False
 
     def __init__(self, config: EnvConfig, seed: int = 0):
         super().__init__(config, seed)
-        if not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"seed must be an int (Meta-World draws its goal sets from it), got {seed!r}")
         if config.batched:
             self.reject("batched", True, "Meta-World's envs step one by one in gymnasium's SyncVectorEnv; leave env.batched unset")
         if config.physics_threads is not None:
@@ -220,7 +213,7 @@ class MetaWorldSuite(Suite):
         self._built: dict[str, MetaWorldVectorEnv] = {}
 
     def tasks(self, split: str = "train") -> tuple[str, ...]:
-        _check_split(split)
+        check_split(split)
         return self._tasks[split]
 
     def _benchmark_vec(self, split: str, **options) -> MetaWorldVectorEnv:

@@ -22,7 +22,6 @@ from envs.vector import BenchmarkVectorEnv
 @register_suite
 class PolytaskSuite(Suite):
     name = "polytask"
-    restores_episodes = True
 
     def __init__(self, config: EnvConfig, seed: int = 0):
         super().__init__(config, seed)
@@ -30,8 +29,7 @@ class PolytaskSuite(Suite):
         self.batched = True if config.batched is None else config.batched
         if not self.batched and config.physics_threads is not None:
             self.reject("physics_threads", config.physics_threads, "it sets the batched simulator's threads; leave it unset with env.batched=False")
-        # meta-learners must infer an ML task from experience, so ML benchmarks hide the goal (as Meta-World's do)
-        self.goal_observable = not config.meta_learning if config.goal_observable is None else config.goal_observable
+        self.goal_observable = config.goal_shown
 
     def tasks(self, split: str = "train") -> tuple[str, ...]:
         return self.benchmark.tasks(split)

@@ -71,13 +71,17 @@ class EnvConfig:
         """An ML benchmark: test tasks (or variations) are held out for adaptation."""
         return self.benchmark.upper().startswith("ML")
 
+    @property
+    def goal_shown(self) -> bool:
+        """``goal_observable``, or the benchmark's default: meta-learners must infer an ML task from
+        experience, so ML benchmarks hide the goal (as Meta-World's do); MT benchmarks show it."""
+        return not self.meta_learning if self.goal_observable is None else self.goal_observable
+
 
 class Suite(abc.ABC):
     """One source of environments, configured by an :class:`EnvConfig` and a seed."""
 
     name: ClassVar[str]
-    #: whether the suite's vector env snapshots restore episodes in flight (physics); else they restart
-    restores_episodes: ClassVar[bool]
 
     def __init__(self, config: EnvConfig, seed: int = 0):
         self.config, self.seed = config, seed

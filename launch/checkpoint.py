@@ -111,6 +111,10 @@ def load_checkpoint(where: Path | str) -> tuple[Path, dict]:
         raise CheckpointError(
             f"{path} has checkpoint format version {data['version']}, newer than this code's {FORMAT_VERSION}; update polytask"
         )
+    if data["version"] < FORMAT_VERSION:
+        # version 1 predates env configs: its learners' states do not fit today's
+        raise CheckpointError(f"{path} has checkpoint format version {data['version']}, from before env configs (version "
+                              f"{FORMAT_VERSION}); it cannot be resumed or evaluated by this code: train the run anew")
     missing = [key for key in REQUIRED_KEYS if key not in data]
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}; it is incomplete or from an incompatible version")

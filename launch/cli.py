@@ -125,8 +125,12 @@ def eval_command(argv: list[str]) -> int:
     env_overrides = {key: value for key, value in (("eval_split", args.split), ("eval_episodes_per_task", args.episodes))
                      if value is not None}
     algorithm, name, _, _, path = restore(args.checkpoint, args.device, env_overrides, device_flag="--device")
-    with preserved_rng_states():
-        report = algorithm.evaluate()
+    try:
+        with preserved_rng_states():
+            report = algorithm.evaluate()
+    finally:
+        if callable(getattr(algorithm, "close", None)):
+            algorithm.close()
     report.title = f"{path} ({name}, {algorithm.progress()} {algorithm.unit}): {report.title}"
     print(report.format())
     if args.out is not None:

@@ -7,6 +7,8 @@ import dataclasses
 from pathlib import Path
 from typing import Literal
 
+from envs.variations import VARIATIONS_PER_TASK
+
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
@@ -51,8 +53,8 @@ class RunConfig:
                 raise ValueError(f"run.{field} must be a positive integer or None, got {value}")
         if self.cpu_threads < 0:
             raise ValueError(f"run.cpu_threads must be >= 0 (0: torch's default), got {self.cpu_threads}")
-        if self.eval_video < 0:
-            raise ValueError(f"run.eval_video must be >= 0 (episodes per task to record), got {self.eval_video}")
+        if not 0 <= self.eval_video <= VARIATIONS_PER_TASK:
+            raise ValueError(f"run.eval_video must lie in [0, {VARIATIONS_PER_TASK}] (episodes per task to record), got {self.eval_video}")
         if self.keep_checkpoints < 1:
             raise ValueError(f"run.keep_checkpoints must be at least 1, got {self.keep_checkpoints}")
         if self.name is not None and (not self.name or "/" in self.name or self.name in (".", "..")):

@@ -13,7 +13,7 @@ from launch.algorithms import config_from_dict, get_algorithm
 from launch.checkpoint import load_algorithm_state, load_checkpoint
 from launch.config import RunConfig
 from launch.errors import UsageError
-from launch.loop import TrainResult, train
+from launch.loop import TrainResult, default_run_name, train
 from launch.runtime import resolve_device, seed_everything, set_cpu_threads, set_deterministic
 
 
@@ -40,18 +40,22 @@ def build(algorithm_name: str, config, run: RunConfig, env=None, device_flag: st
     extra = {} if env is None else {"env": env}
     try:
         return learner_class(config, device=device, seed=run.seed, **extra)
-    except ValueError as error:
+    except (ValueError, ImportError) as error:  # ImportError: an optional extra, e.g. Meta-World, that is not installed
         raise UsageError(f"{algorithm_name}: {error}") from error
 
 
 def run_training(algorithm_name: str, config, run: RunConfig, label: str | None = None, env=None) -> TrainResult:
-    """Train ``algorithm_name`` with ``config`` (and ``env``); the run is named '<label>-s<seed>'
+    """Train ``algorithm_name`` with ``config`` (and ``env``); the run is named by ``default_run_name``
     unless ``run.name`` says otherwise."""
-    if run.name is None:
-        run = dataclasses.replace(run, name=f"{label or algorithm_name}-s{run.seed}")
     env = get_algorithm(algorithm_name).default_env() if env is None else env
+    if run.name is None:
+        run = dataclasses.replace(run, name=default_run_name(label or algorithm_name, env, run.seed))
     algorithm = build(algorithm_name, config, run, env)
-    return train(algorithm, run, algorithm_name=algorithm_name, algorithm_config=config, env_config=env, label=label)
+    try:
+        return train(algorithm, run, algorithm_name=algorithm_name, algorithm_config=config, env_config=env, label=label)
+    finally:
+        if callable(getattr(algorithm, "close", None)):  # its envs' threads and renderers, its evaluator's worlds
+            algorithm.close()
 
 
 def env_from_checkpoint(name: str, data: dict, path):
@@ -76,7 +80,10 @@ def restore(checkpoint, device: str = "auto", env_overrides: dict | None = None,
     if env_overrides:
         if env is None:
             raise UsageError(f"{name} trains on no environments: --split and --episodes do not apply to it")
-        env = dataclasses.replace(env, **env_overrides)
+        try:
+            env = dataclasses.replace(env, **env_overrides)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     saved_run = data["run_config"]
     run = RunConfig(seed=saved_run["seed"], device=device, deterministic=saved_run["deterministic"],
                     cpu_threads=saved_run.get("cpu_threads", 1))

@@ -94,9 +94,16 @@ def train(algorithm: Algorithm, run: RunConfig, *, algorithm_name: str, algorith
     is the preset or algorithm the run was started from (it names the run).
     """
     if run.name is None:
-        run = dataclasses.replace(run, name=f"{label or algorithm_name}-s{run.seed}")
+        run = dataclasses.replace(run, name=default_run_name(label or algorithm_name, env_config, run.seed))
     env = None if env_config is None else config_dict(env_config)
     return _Training(algorithm, run, algorithm_name, config_dict(algorithm_config), env, label or algorithm_name).run()
+
+
+def default_run_name(label: str, env_config, seed: int) -> str:
+    """``<preset or algorithm>-s<seed>``, with the suite's name when it is not polytask's own
+    (``mt10-pcgrad-metaworld-s1``), so the same preset on two suites keeps two runs."""
+    suite = getattr(env_config, "suite", "polytask") if env_config is not None else "polytask"
+    return f"{label}{'' if suite == 'polytask' else '-' + suite}-s{seed}"
 
 
 class _Training:
@@ -138,13 +145,15 @@ class _Training:
         self.last_log = (self.started, self.progress)
 
     def _check_warmup(self) -> None:
-        """A budget that ends within the learner's warm-up would train nothing: refuse it, saying what to change."""
-        warmup, unit = getattr(self.algorithm, "warmup_units", 0), self.algorithm.unit
-        if self.progress < warmup and self.schedule.budget <= warmup:
+        """A budget that ends within the learner's warm-up would train nothing: refuse it, saying what to change.
+
+        ``warmup_units`` is the least budget (in ``unit``) that makes the learner's first update."""
+        first_update, unit = getattr(self.algorithm, "warmup_units", 0), self.algorithm.unit
+        if self.schedule.budget < first_update:
             option = getattr(self.algorithm, "warmup_option", None)
-            shorter = f" or a shorter warm-up (--algorithm.{option.replace('_', '-')})" if option else ""
-            raise UsageError(f"--run.budget {self.schedule.budget} {unit} ends within {self.name}'s warm-up of {warmup} {unit}, "
-                             f"before its first update: give a budget above {warmup}{shorter}")
+            shorter = f", or a shorter warm-up (--algorithm.{option.replace('_', '-')})" if option else ""
+            raise UsageError(f"--run.budget {self.schedule.budget} {unit} ends within {self.name}'s warm-up: its first update "
+                             f"comes at {first_update} {unit}; give a budget of at least {first_update}{shorter}")
 
     def record(self) -> dict:
         """What the run was started with: the configs, the preset or algorithm named, the modules imported."""

@@ -65,9 +65,10 @@ def _task_class(name: str):
 
 
 def _policy(args: RenderArgs):
-    """obs -> action for one world: the scripted expert, or the checkpoint's policy for this task."""
+    """(obs -> action for one world, what it is, whether it sees the goal): the scripted expert, or the
+    checkpoint's policy for this task, shown the observations it was trained on."""
     if args.checkpoint is None:
-        return scripted_policy(args.task), "scripted expert"
+        return scripted_policy(args.task), "scripted expert", True
     from launch.experiment import restore
 
     algorithm, name, _, env, path = restore(args.checkpoint, args.device, device_flag="--device")
@@ -80,15 +81,15 @@ def _policy(args: RenderArgs):
     if args.task not in tasks:
         raise UsageError(f"{path} was trained on {', '.join(tasks)}; it has no policy for {args.task!r}")
     batch_policy, task_id = algorithm.policy(), np.array([tasks.index(args.task)])
-    return (lambda obs: np.asarray(batch_policy(obs[None], task_id))[0]), f"{name} policy from {path}"
+    return (lambda obs: np.asarray(batch_policy(obs[None], task_id))[0]), f"{name} policy from {path}", env.goal_shown
 
 
 def render(args: RenderArgs) -> Path:
     if args.checkpoint is None:
         _task_class(args.task)  # an unknown task is reported before anything else
-    policy, source = _policy(args)  # a checkpoint first imports the modules its run was trained with
+    policy, source, goal_shown = _policy(args)  # a checkpoint first imports the modules its run was trained with
     task_class = _task_class(args.task)
-    env = task_class(render_mode="rgb_array", camera=args.camera, width=args.size, height=args.size)
+    env = task_class(render_mode="rgb_array", camera=args.camera, width=args.size, height=args.size, goal_observable=goal_shown)
     try:
         obs, _ = env.reset(options={"variation": args.variation, "split": args.split})
         frames, succeeded_at = [env.render()], None

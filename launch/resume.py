@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from launch.checkpoint import CheckpointError, latest_checkpoint, load_algorithm_state, load_checkpoint
+from launch.checkpoint import CheckpointError, latest_checkpoint, list_checkpoints, load_algorithm_state, load_checkpoint, progress_of
 from launch.config import RunConfig
 from launch.runtime import restore_rng_states
 
@@ -69,6 +69,7 @@ def resume_if_asked(algorithm, run: RunConfig, schedule, identity: dict) -> tupl
                               f"to train; give a budget above {progress} to continue the run, or `python -m launch eval "
                               f"{run.run_dir}` to evaluate it")
     load_algorithm_state(algorithm, data, path)
+    _set_aside_later_checkpoints(run.run_dir, progress)
     if algorithm.progress() != progress:
         raise CheckpointError(f"{path}: algorithm reports progress {algorithm.progress()} after loading, loop saved {progress}")
     schedule.wall_time_s = saved["wall_time_s"]
@@ -79,6 +80,16 @@ def resume_if_asked(algorithm, run: RunConfig, schedule, identity: dict) -> tupl
         schedule.next_eval = saved["next_eval"]
     restore_rng_states(loop["rng"])
     return path, data
+
+
+def _set_aside_later_checkpoints(run_dir: Path, progress: int) -> None:
+    """Resuming from an earlier checkpoint (``--run.resume PATH``, e.g. past a damaged one) abandons the later
+    ones: renamed aside, so that neither keep-last-K (which keeps the highest progress) nor a later
+    ``--run.resume auto`` picks them over the run that continues."""
+    for later in [p for p in list_checkpoints(run_dir) if progress_of(p) > progress]:
+        aside = later.with_name(later.name + ".abandoned")
+        later.rename(aside)
+        print(f"resuming at {progress}: set {later.name} aside as {aside.name}")
 
 
 def refuse_changes(saved: dict, given: dict, what: str, allowed: tuple[str, ...] = ()) -> None:

@@ -66,8 +66,9 @@ def read_config(path: Path | str) -> dict:
         record = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as error:
         raise UsageError(f"--config {path}: cannot read it ({type(error).__name__}: {error})") from None
-    if not isinstance(record, dict) or "algorithm" not in record:
-        raise UsageError(f"--config {path}: not a run's config.yaml (it names no algorithm)")
+    missing = [key for key in ("algorithm", "algorithm_config", "run_config") if not isinstance(record, dict) or key not in record]
+    if missing:
+        raise UsageError(f"--config {path}: not a run's config.yaml (it lacks {', '.join(missing)})")
     return record
 
 
@@ -103,13 +104,12 @@ def record_videos(policy, tasks, env_config, episodes: int, progress: int, run_d
 
     from envs.registry import get_task
 
-    goal_observable = env_config.goal_observable if env_config.goal_observable is not None else not env_config.meta_learning
     written = []
     folder = Path(run_dir) / "videos" / f"{progress:012d}"
     folder.mkdir(parents=True, exist_ok=True)
     for task_id, task in enumerate(tasks):
         for k in range(episodes):
-            env = get_task(task)(render_mode="rgb_array", width=size, height=size, goal_observable=goal_observable)
+            env = get_task(task)(render_mode="rgb_array", width=size, height=size, goal_observable=env_config.goal_shown)
             try:
                 obs, _ = env.reset(options={"variation": k, "split": env_config.eval_split})
                 frames = [env.render()]

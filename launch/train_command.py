@@ -18,6 +18,7 @@ import tyro
 
 from envs.registry import unknown_name_error
 from envs.suite import EnvConfig
+from launch import plugins
 from launch.algorithms import ALGORITHMS, DEFAULT_PRESET, PRESETS, AlgorithmUnavailable, config_from_dict, get_algorithm
 from launch.checkpoint import latest_checkpoint, load_checkpoint
 from launch.config import RunConfig
@@ -79,7 +80,7 @@ def _choices(wanted: str | None) -> tuple[dict[str, type], dict[str, tuple[objec
 
 def option_value(argv: list[str], flag: str) -> str | None:
     """The value given to ``flag`` (``--run.name X`` or ``--run.name=X``; underscores or hyphens), or None."""
-    spellings = {flag, flag.replace("-", "_")}
+    spellings = {flag, "--" + flag[2:].replace("-", "_")}
     value = None
     for i, argument in enumerate(argv):
         name, equals, rest = argument.partition("=")
@@ -133,6 +134,8 @@ def parse(argv: list[str]):
     """The experiment the command line names: ``(algorithm name, experiment)``."""
     argv = _without_option(list(argv), "--import")
     record, where = _saved_run(argv)
+    if record is not None:  # the modules the run was started with (--import) register its tasks and learners
+        plugins.import_modules(record.get("imports", []), why=f"{where} was started with --import")
     argv = _without_option(argv, "--config")
     named = argv[0] if argv and not argv[0].startswith("-") else None
     if record is not None:

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import envs
-from envs.benchmarks import variation_seeds
 
 
 def test_shelf_goal_rests_on_the_middle_level_and_the_shelf_moves():
