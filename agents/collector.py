@@ -13,6 +13,9 @@ What each learner would otherwise write again:
 * it keeps episode return, success (``info["success"]`` 1 at any step, Meta-World's
   protocol) and length per world, and their means per task over the episodes
   finished since the last :meth:`Collector.pop_metrics`;
+* it ends episodes at ``max_episode_steps`` when asked (truncated, as a
+  shorter env episode would be), so a learner may train on episodes shorter
+  than the env's 500 steps;
 * its state (with the env's snapshot) resumes collection exactly where the env
   restores its physics (``restores_episodes``); otherwise the restored worlds
   start new episodes.
@@ -55,13 +58,18 @@ NextEpisode = Callable[[np.ndarray], dict[str, Any]]
 
 
 class Collector:
-    """``Collector(env, task_names, seed=...)``: see the module docstring."""
+    """``Collector(env, task_names, seed=...)``: see the module docstring; ``reset_options`` go to the
+    first reset (e.g. each world's first task and variation)."""
 
     def __init__(self, env: gym.vector.VectorEnv, task_names: Sequence[str], *, seed: int | None = None,
-                 next_episode: NextEpisode | None = None):
+                 next_episode: NextEpisode | None = None, reset_options: dict[str, Any] | None = None,
+                 max_episode_steps: int | None = None):
+        if max_episode_steps is not None and max_episode_steps < 1:
+            raise ValueError(f"max_episode_steps must be >= 1 or None, got {max_episode_steps}")
         self.env, self.task_names, self.next_episode = env, tuple(task_names), next_episode
+        self.max_episode_steps = max_episode_steps
         self.num_envs = env.num_envs
-        obs, info = env.reset(seed=seed)
+        obs, info = env.reset(seed=seed, options=reset_options)
         self.obs = np.array(obs)
         self.task_ids = self._task_ids(info)
         self.env_steps = 0
@@ -83,6 +91,8 @@ class Collector:
     def step(self, actions: np.ndarray) -> Transitions:
         """Step every world with ``actions``; finished worlds are reset before this returns."""
         next_obs, reward, terminated, truncated, info = self.env.step(actions)
+        if self.max_episode_steps is not None:
+            truncated = np.asarray(truncated, dtype=bool) | (self.episode_length + 1 >= self.max_episode_steps)
         transitions = Transitions(self.obs, np.asarray(actions), np.asarray(reward, dtype=np.float64), np.array(next_obs),
                                   np.asarray(terminated, dtype=bool), np.asarray(truncated, dtype=bool), self.task_ids)
         self.episode_return += transitions.reward

@@ -220,7 +220,11 @@ class MetaWorldSuite(Suite):
         c = self.config
         return make_metaworld_vec(c.benchmark, split, c.task, seed=self.seed, worlds_per_task=c.worlds_per_task, **options)
 
-    def make_vec(self, split: str = "train", *, tasks: tuple[str, ...] | None = None, one_hot: bool = False):
+    def make_vec(self, split: str = "train", *, tasks: tuple[str, ...] | None = None, one_hot: bool = False,
+                 num_worlds: int | None = None):
+        if num_worlds is not None:
+            # Meta-World's vector envs fix one world per task and variation set at construction
+            self.reject("num_worlds", num_worlds, "Meta-World's vector envs have worlds_per_task worlds per task")
         if one_hot:
             self.reject("one_hot", True, "learners condition on info['task_id'] instead")
         if tasks is None:

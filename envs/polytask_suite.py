@@ -40,14 +40,15 @@ class PolytaskSuite(Suite):
             kwargs["num_threads"] = self.config.physics_threads
         return kwargs
 
-    def make_vec(self, split: str = "train", *, tasks: tuple[str, ...] | None = None, one_hot: bool = False):
+    def make_vec(self, split: str = "train", *, tasks: tuple[str, ...] | None = None, one_hot: bool = False,
+                 num_worlds: int | None = None):
         bench = self.benchmark
         if tasks is not None:
             for task in tasks:
                 bench.variations(task, split)  # a task of this benchmark's split, or an error naming them
             # the same tasks and variations (they follow from task and split alone), fewer of them
             bench = Benchmark(f"{bench.name}[{','.join(tasks)}]", tuple(tasks), tuple(tasks), bench.variations_per_task)
-        num_envs = len(bench.tasks(split)) * self.config.worlds_per_task
+        num_envs = num_worlds or len(bench.tasks(split)) * self.config.worlds_per_task
         vector_class = BatchedVectorEnv if self.batched else BenchmarkVectorEnv
         return vector_class(bench, split, num_envs, one_hot=one_hot, **self._env_kwargs())
 

@@ -26,6 +26,7 @@ import gymnasium as gym
 from envs.base import MAX_EPISODE_STEPS
 from envs.registry import unknown_name_error
 from envs.report import EvalReport
+from envs.variations import VARIATIONS_PER_TASK
 
 SuiteName = Literal["polytask", "metaworld"]
 #: an evaluator runs ``episodes_per_task`` episodes of ``policy`` (the config's when None) and reports per task
@@ -82,6 +83,8 @@ class Suite(abc.ABC):
     """One source of environments, configured by an :class:`EnvConfig` and a seed."""
 
     name: ClassVar[str]
+    #: variations of every task in each split: reset option ``variation`` takes an index below it
+    variations_per_task: ClassVar[int] = VARIATIONS_PER_TASK
 
     def __init__(self, config: EnvConfig, seed: int = 0):
         self.config, self.seed = config, seed
@@ -91,14 +94,34 @@ class Suite(abc.ABC):
         """The task names of ``split``, in task-id order."""
 
     @abc.abstractmethod
-    def make_vec(self, split: str = "train", *, tasks: tuple[str, ...] | None = None, one_hot: bool = False) -> gym.vector.VectorEnv:
-        """A vector env over ``split`` (or the given ``tasks`` of it): ``config.worlds_per_task`` worlds per task.
+    def make_vec(self, split: str = "train", *, tasks: tuple[str, ...] | None = None, one_hot: bool = False,
+                 num_worlds: int | None = None) -> gym.vector.VectorEnv:
+        """A vector env over ``split`` (or the given ``tasks`` of it): ``config.worlds_per_task`` worlds per task,
+        or ``num_worlds`` worlds (at least one per task) started round robin over the tasks.
 
         ``info["task_id"]`` indexes ``tasks`` when given, else ``self.tasks(split)``."""
 
     @abc.abstractmethod
     def evaluator(self, split: str | None = None) -> Evaluator:
         """``evaluate(policy, episodes_per_task=None) -> EvalReport`` over ``split`` (default ``config.eval_split``)."""
+
+    def adaptation_evaluator(self, split: str | None = None, max_steps: int | None = None) -> Callable[..., EvalReport]:
+        """``evaluate(agent, variations_per_task=None) -> EvalReport``: the adapt-then-evaluate protocol
+        (``envs.adaptation``) of a meta-learning agent on ``split`` (default ``config.eval_split``), its
+        trials run in this suite's vector env, ``config.eval_episodes_per_task`` variations per task,
+        episodes of ``max_steps`` (default ``config.eval_max_steps``) steps."""
+        from envs.adaptation import AdaptationEvaluator
+
+        split = split or self.config.eval_split
+        run = AdaptationEvaluator(lambda n: self.make_vec(split, num_worlds=n), self.tasks(split),
+                                  max_steps=max_steps or self.config.eval_max_steps,
+                                  title=f"{self.config.benchmark}{'-' + self.config.task if self.config.task else ''} ({split})")
+
+        def evaluate(agent, variations_per_task: int | None = None) -> EvalReport:
+            return run(agent, variations_per_task or self.config.eval_episodes_per_task)
+
+        evaluate.close = run.close
+        return evaluate
 
     def reject(self, field: str, value: Any, accepted: str) -> None:
         """Raise the error for an env option this suite cannot honour."""
