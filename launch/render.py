@@ -73,7 +73,7 @@ def _policy(args: RenderArgs):
 
     algorithm, name, _, env, path = restore(args.checkpoint, args.device, device_flag="--device")
     if not hasattr(algorithm, "policy") or env is None:
-        raise UsageError(f"{name} offers no policy() to render; only RL learners (e.g. mtsac) can be rendered")
+        raise UsageError(f"{name} offers no policy() to render; only learners with a task-conditioned batch policy (mtsac, sb3-sac, sb3-ppo) can be rendered")
     if env.suite != "polytask":
         raise UsageError(f"{path} was trained on {env.suite}'s environments; render shows polytask's tasks only")
     # policy() task ids index the learner's train tasks

@@ -26,6 +26,8 @@ TINY = {
     "sb3": {"--algorithm.learning-starts": ["5"], "--algorithm.net-arch": ["16", "16"], "--algorithm.batch-size": ["8"],
             "--run.budget": ["100"]},
     "msr": {"--run.budget": ["4"], "--run.eval-every": ["2"], "--algorithm.eval-tasks": ["10"]},
+    "rl2": {"--algorithm.hidden-size": ["16"], "--algorithm.episodes-per-trial": ["2"], "--algorithm.episode-steps": ["10"],
+            "--algorithm.meta-batch": ["2"], "--algorithm.epochs": ["1"], "--algorithm.minibatches": ["1"], "--run.budget": ["40"]},
 }
 TINY_EVALUATION = {"--env.eval-episodes-per-task": ["1"], "--env.eval-max-steps": ["5"], "--run.no-progress-bar": []}
 #: what a later command of the walk may change of a run an earlier one made: its budget (growing)
@@ -68,6 +70,8 @@ def learner_of(args: list[str]) -> str | None:
         return "sb3"
     if named in ("msr", "maml") or named.startswith(("msr", "maml")):
         return "msr"
+    if "rl2" in named:
+        return "rl2"
     return "mtsac"
 
 
@@ -96,6 +100,8 @@ def tiny(args: list[str]) -> list[str]:
         options.update(TINY_EVALUATION)
         if "metaworld" in args:  # Meta-World's protocol runs its own 500-step episodes
             options.pop("--env.eval-max-steps")
+        if kind == "rl2":  # its evaluation episodes are as long as its training ones
+            options.pop("--env.eval-max-steps")
     return with_options(args, options)
 
 
@@ -115,7 +121,7 @@ def test_every_documented_train_command_names_a_learner_and_options_that_exist()
         if command_of(args) != "train" or learner_of(args) is None:
             continue  # a resume or --config command needs the run an earlier command makes: the walk runs it
         algorithm, experiment = parse(args[args.index("train") + 1 :])
-        assert algorithm in ("mtsac", "sb3-sac", "sb3-ppo", "msr") or algorithm.startswith("sb3"), (args, algorithm)
+        assert algorithm in ("mtsac", "sb3-sac", "sb3-ppo", "msr", "rl2-ppo"), (args, algorithm)
         if "--run.budget" in args:
             assert experiment.run.budget == int(args[args.index("--run.budget") + 1]), args
         parsed += 1

@@ -1,0 +1,67 @@
+"""Trials: several episodes of one task and variation in the same world.
+
+RL² (Duan et al., 2016, Sec. 2.2) meta-trains on trials: a world keeps its
+task and variation for ``episodes_per_trial`` episodes, then draws a new pair
+from the meta-train split. :class:`TrialSchedule` is the collector's
+``next_episode`` callback that does this for every world independently (worlds
+may start trials at different steps), and says which worlds began a new trial,
+so that a recurrent learner resets their state.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def check_meta_learning(suite, learner: str) -> None:
+    """Meta-learners need an ML benchmark: one whose test tasks or variations are held out for adaptation."""
+    if not suite.config.meta_learning:
+        raise ValueError(f"{learner} meta-learns: give it an ML benchmark (ML1 with a task, ML10{', ML45' if suite.name == 'metaworld' else ''}), "
+                         f"not {suite.config.benchmark}")
+
+
+class TrialSchedule:
+    """``schedule(done) -> reset options``: the next (task, variation) of each finished world."""
+
+    def __init__(self, tasks: Sequence[str], variations_per_task: int, num_worlds: int, episodes_per_trial: int,
+                 rng: np.random.Generator):
+        if episodes_per_trial < 1:
+            raise ValueError(f"episodes_per_trial must be >= 1, got {episodes_per_trial}")
+        self.tasks, self.variations_per_task, self.episodes_per_trial = tuple(tasks), variations_per_task, episodes_per_trial
+        self.rng = rng
+        self.task = np.zeros(num_worlds, dtype=np.int64)
+        self.variation = np.zeros(num_worlds, dtype=np.int64)
+        #: episodes each world has finished in its current trial
+        self.episodes_done = np.zeros(num_worlds, dtype=np.int64)
+        #: the worlds whose last reset began a new trial
+        self.new_trial = np.ones(num_worlds, dtype=bool)
+        self._draw(np.ones(num_worlds, dtype=bool))
+
+    def _draw(self, mask: np.ndarray) -> None:
+        count = int(mask.sum())
+        self.task[mask] = self.rng.integers(len(self.tasks), size=count)
+        self.variation[mask] = self.rng.integers(self.variations_per_task, size=count)
+        self.episodes_done[mask] = 0
+
+    def first_reset(self) -> dict[str, Any]:
+        """Options of the first reset: every world starts its first trial."""
+        return {"task": [self.tasks[t] for t in self.task], "variation": self.variation.tolist()}
+
+    def __call__(self, done: np.ndarray) -> dict[str, Any]:
+        done = np.asarray(done, dtype=bool)
+        self.episodes_done[done] += 1
+        self.new_trial = done & (self.episodes_done >= self.episodes_per_trial)
+        self._draw(self.new_trial)
+        return {"task": [self.tasks[t] if d else None for t, d in zip(self.task, done)],
+                "variation": [int(v) if d else None for v, d in zip(self.variation, done)]}
+
+    def state_dict(self) -> dict:
+        return {"task": self.task.copy(), "variation": self.variation.copy(), "episodes_done": self.episodes_done.copy(),
+                "new_trial": self.new_trial.copy(), "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.task, self.variation = np.array(state["task"]), np.array(state["variation"])
+        self.episodes_done, self.new_trial = np.array(state["episodes_done"]), np.array(state["new_trial"])
+        self.rng.bit_generator.state = state["rng"]
