@@ -15,6 +15,8 @@ the first success (``terminate_on_success``), so an episode succeeds if
 training and evaluation envs share them. Meta-World's MT benchmarks have no
 held-out split: their "test" split is their train tasks. Its snapshots hold
 goal lists and RNG streams, not physics: restored worlds start new episodes.
+Meta-learners ask ML benchmarks for ``num_worlds`` worlds whose task and
+variation (goal) they choose at reset: ``envs.metaworld_trials``.
 """
 
 from __future__ import annotations
@@ -223,8 +225,13 @@ class MetaWorldSuite(Suite):
     def make_vec(self, split: str = "train", *, tasks: tuple[str, ...] | None = None, one_hot: bool = False,
                  num_worlds: int | None = None):
         if num_worlds is not None:
-            # Meta-World's vector envs fix one world per task and variation set at construction
-            self.reject("num_worlds", num_worlds, "Meta-World's vector envs have worlds_per_task worlds per task")
+            if not self.config.meta_learning:
+                # Meta-World's MT vector envs fix one world per task at construction
+                self.reject("num_worlds", num_worlds, "Meta-World's MT benchmarks have one world per task; its ML ones take any number")
+            from envs.metaworld_trials import MetaWorldTrialsVectorEnv
+
+            task = None if self.config.task is None else metaworld_task_name(self.config.task)
+            return MetaWorldTrialsVectorEnv(self.config.benchmark, split, tasks or self.tasks(split), num_worlds, self.seed, task)
         if one_hot:
             self.reject("one_hot", True, "learners condition on info['task_id'] instead")
         if tasks is None:

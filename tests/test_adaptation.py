@@ -7,6 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
+import torch
 
 from envs.adaptation import AdaptationEvaluator, trial_rounds
 from envs.layout import HAND
@@ -167,3 +168,33 @@ def test_the_protocol_tells_an_agent_that_adapts_from_one_that_does_not(ml1_reac
     ignores = ml1_reach(GoalSeeker(learns=False), variations_per_task=8).rows["reach"]
     assert ignores["post_success"] == ignores["pre_success"] and ignores["post_return"] == pytest.approx(ignores["pre_return"])
     assert ignores["pre_success"] == adapted["pre_success"]  # the same variations, the same unadapted behaviour
+
+
+def test_the_protocol_runs_on_metaworlds_ml_benchmarks_through_the_bridge():
+    pytest.importorskip("metaworld", reason="Meta-World is an optional extra: pip install polytask[metaworld]")
+    suite = make_suite(EnvConfig(suite="metaworld", benchmark="ML10"))
+    worlds = RecordingWorlds(suite, "test")
+    evaluator = AdaptationEvaluator(worlds, suite.tasks("test"), title="Meta-World ML10", max_steps=2)
+    agent = CountingAgent()
+    report = evaluator(agent, variations_per_task=2)
+    assert worlds.trials == [[(task, k) for k in range(2) for task in suite.tasks("test")]]
+    assert agent.calls.count("init") == 4 and (("adapt", (10,) * 10)) in agent.calls
+    assert list(report.rows) == list(suite.tasks("test")) == ["drawer-open-v3", "door-close-v3", "shelf-place-v3", "sweep-into-v3", "lever-pull-v3"]
+
+
+def test_rl2_meta_trains_on_metaworld_ml1_and_its_trials_keep_their_goal():
+    pytest.importorskip("metaworld", reason="Meta-World is an optional extra: pip install polytask[metaworld]")
+    from meta.rl.rl2 import RL2, RL2Config
+
+    rl2 = RL2(RL2Config(hidden_size=16, episodes_per_trial=2, episode_steps=5, meta_batch=3, epochs=1, minibatches=1),
+              env=EnvConfig(suite="metaworld", benchmark="ML1", task="reach", eval_episodes_per_task=1), device="cpu", seed=0)
+    goals = [world._target_pos.copy() for world in rl2.collector.env.worlds]
+    for _ in range(5):  # the first episode ends at step 5: the trial's second keeps each world's goal
+        rl2.collector.step(np.zeros((3, 4)))
+    assert all(np.array_equal(world._target_pos, goal) for world, goal in zip(rl2.collector.env.worlds, goals))
+    for _ in range(5):  # the rest of the trial, so that the learner's iterations start with trials
+        rl2.collector.step(np.zeros((3, 4)))
+    rl2.memory.begin_trials(torch.ones(3, dtype=torch.bool))
+    metrics = rl2.step()
+    assert metrics["charts/episode_length"] == 5 and np.isfinite(metrics["losses/value"])
+    rl2.close()
