@@ -218,11 +218,15 @@ register_preset(Preset("msr-k1", "msr", "MSR-FC on the k1 symmetry problems (con
 register_preset(Preset("maml-k1", "maml", "MAML with a conv layer on the k1 symmetry problems (MSR's baseline)",
                        config={"problem": "k1", "model": "conv"}))
 #: RL² sized for a CPU: a 128-unit GRU, trials of 4 episodes of 100 steps (reach needs about 30),
-#: 10 trials per iteration (4000 env steps), 8 epochs, a smaller initial action noise (std 0.6).
-RL2_CPU = {"hidden_size": 128, "episodes_per_trial": 4, "episode_steps": 100, "meta_batch": 10, "epochs": 8, "init_log_std": -0.5}
+#: 10 trials per iteration (4000 env steps), 4 epochs of 2 minibatches of whole trials, a smaller initial
+#: action noise (std 0.6).
+RL2_CPU = {"hidden_size": 128, "episodes_per_trial": 4, "episode_steps": 100, "meta_batch": 10, "minibatches": 2, "init_log_std": -0.5}
 register_preset(Preset("ml1-reach-rl2", "rl2-ppo", "RL² on ML1-reach (goal hidden), sized for a laptop CPU",
                        config=RL2_CPU, env={"benchmark": "ML1", "task": "reach", "eval_max_steps": 100},
-                       run={"budget": 3_000_000, "eval_every": 500_000}))
+                       run={"budget": 2_000_000, "eval_every": 500_000}))
+register_preset(Preset("ml10-rl2-cpu", "rl2-ppo", "RL² on ML10 at ml1-reach-rl2's CPU size, 600k env steps",
+                       config=RL2_CPU, env={"benchmark": "ML10", "task": None, "eval_max_steps": 100},
+                       run={"budget": 600_000, "eval_every": 300_000}))
 #: The literature's size (metaworld-algorithms' and garage's RL² on ML10): GRU 256, trials of 10 episodes of
 #: 500 steps, 20 trials (100k env steps) per iteration, 16 epochs.
 register_preset(Preset("ml10-rl2", "rl2-ppo", "RL² on ML10 at the literature's size (GRU 256, 10 x 500-step episodes, meta-batch 20)",

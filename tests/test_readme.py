@@ -27,7 +27,7 @@ TINY = {
             "--run.budget": ["100"]},
     "msr": {"--run.budget": ["4"], "--run.eval-every": ["2"], "--algorithm.eval-tasks": ["10"]},
     "rl2": {"--algorithm.hidden-size": ["16"], "--algorithm.episodes-per-trial": ["2"], "--algorithm.episode-steps": ["10"],
-            "--algorithm.meta-batch": ["2"], "--algorithm.epochs": ["1"], "--algorithm.minibatches": ["1"], "--run.budget": ["40"]},
+            "--algorithm.meta-batch": ["10"], "--algorithm.epochs": ["1"], "--algorithm.minibatches": ["1"], "--run.budget": ["200"]},
 }
 TINY_EVALUATION = {"--env.eval-episodes-per-task": ["1"], "--env.eval-max-steps": ["5"], "--run.no-progress-bar": []}
 #: what a later command of the walk may change of a run an earlier one made: its budget (growing)

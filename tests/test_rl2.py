@@ -16,7 +16,7 @@ from meta.rl.recurrent_policy import INPUT_DIM, RecurrentActorCritic
 from meta.rl.rl2 import RL2, RL2Config
 from meta.rl.trials import TrialSchedule
 
-TINY = RL2Config(hidden_size=32, episodes_per_trial=3, episode_steps=20, meta_batch=4, epochs=2, minibatches=2)
+TINY = RL2Config(hidden_size=32, episodes_per_trial=3, episode_steps=20, meta_batch=4, epochs=2, minibatches=2, bptt_steps=20)
 REACH = EnvConfig(benchmark="ML1", task="reach", eval_episodes_per_task=2, eval_max_steps=20)
 
 
@@ -123,13 +123,17 @@ def test_rl2_trains_evaluates_and_refuses_misuse_through_the_cli(tmp_path):
     tiny = ["--algorithm.hidden-size", "16", "--algorithm.episodes-per-trial", "2", "--algorithm.episode-steps", "10",
             "--algorithm.meta-batch", "2", "--algorithm.epochs", "1", "--algorithm.minibatches", "1", "--env.eval-episodes-per-task", "1",
             "--run.no-progress-bar", "--run.runs-dir", tmp_path]
-    trained = ok(launch("train", "rl2-ppo", "--run.budget", "80", *tiny))
+    trained = ok(launch("train", "rl2-ppo", "--run.budget", "80", "--run.deterministic", *tiny))
     assert "pre_success" in trained.stdout and "post_success" in trained.stdout
     run = tmp_path / "rl2-ppo-s1"
     header, *rows = (run / "curves.csv").read_text().splitlines()
     assert header == "progress,task,pre_success,post_success,pre_return,post_return" and [row.split(",")[:2] for row in rows] == [["80", "reach"], ["80", "mean"]]
     evaluated = ok(launch("eval", run))
     assert evaluated.stdout.splitlines()[-2:] == trained.stdout.splitlines()[-3:-1]  # the same table, row for row
+    # a run stopped after its first checkpoint (as SIGKILL leaves it) and resumed ends as the uninterrupted one
+    ok(launch("train", "rl2-ppo", "--run.budget", "40", "--run.deterministic", "--run.name", "stopped", *tiny))
+    ok(launch("resume", tmp_path / "stopped", "--run.budget", "80"))
+    assert (tmp_path / "stopped" / "report.json").read_text().replace("stopped", "") == (run / "report.json").read_text().replace("rl2-ppo-s1", "")
     one_line_error(launch("train", "rl2-ppo", "--env.benchmark", "MT10", *tiny), "give it an ML benchmark")
     one_line_error(launch("train", "mtsac", "--env.benchmark", "ML10", *tiny[-3:]), "use an MT benchmark")
     one_line_error(launch("train", "mtsac", "--run.resume", "auto", "--run.name", "rl2-ppo-s1", *tiny[-3:]), "started from 'rl2-ppo'")
@@ -163,3 +167,8 @@ def test_the_evaluation_agent_shows_the_gru_only_trials_as_long_as_training_ones
     assert not torch.allclose(agent.memory.state, expected)
     agent.reset(np.array([True, False]))
     assert torch.allclose(agent.memory.state[0], expected[0]) and not torch.allclose(agent.memory.state[1], expected[1])
+
+
+def test_a_meta_batch_smaller_than_the_train_tasks_is_refused():
+    with pytest.raises(ValueError, match="meta_batch must be at least the 10 train tasks of ML10"):
+        RL2(TINY, env=EnvConfig(benchmark="ML10"), device="cpu", seed=0)

@@ -9,18 +9,19 @@ algorithm maximizes the return of the whole trial, so the GRU learns to explore
 in early episodes and exploit in later ones. The paper's outer algorithm was
 TRPO; as in Meta-World (Yu et al., CoRL 2019) and Meta-World+ (McLean et al.,
 2025), PPO here: advantages by GAE over the whole trial (only its end is
-terminal), the clipped surrogate, truncated backpropagation through time from
-the states saved while collecting.
+terminal), the clipped surrogate, backpropagation through the whole trial (or
+truncated, from the states saved while collecting).
 
 Settings start from metaworld-algorithms' RL² (GRU 256, 10 episodes per trial,
 meta-batch 20 trials per iteration for ML10, clip 0.2, GAE lambda 0.97,
-entropy 5e-3, normalized advantages, 16 epochs). Where they differ: by default
-4 epochs over 4 minibatches of sequences (16 gradient steps rather than
-16 x 32, sized for a CPU), rewards scaled by 1/100 before the value head
-and advantages (returns of a 10-episode trial reach thousands), and episodes as
-long as ``episode_steps`` (the env's 500 by default; CPU presets use shorter
-ones, so that what one episode teaches is within the discount's reach of the
-next: 0.99^500 is 0.007).
+entropy 5e-3, normalized advantages, 16 epochs) and garage's (the gradient
+through the whole trial). Where they differ: by default 4 epochs over 4
+minibatches of trials (16 gradient steps rather than 16 x 32, sized for a
+CPU), rewards scaled by 1/100 before the value head and advantages (returns of
+a 10-episode trial reach thousands), and episodes as long as ``episode_steps``
+(the env's 500 by default; CPU presets use shorter ones, so that what one
+episode teaches is within the discount's reach of the next: 0.99^500 is
+0.007). The meta-batch must cover the train tasks (every task keeps a world).
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ class RL2Config:
     minibatches: int = 4
     """Minibatches of sequences per pass."""
     bptt_steps: int | None = None
-    """Steps of truncated backpropagation through time (each chunk replays from its saved start state); None: one episode."""
+    """Steps of truncated backpropagation through time (each chunk replays from its saved start state); None: the whole
+    trial. Truncating at episodes stops the gradient of what the GRU writes in one episode for use in the next: measured
+    on ML1-reach, its later episodes then did worse than its first."""
     max_grad_norm: float = 1.0
     reward_scale: float = 0.01
     """Rewards are multiplied by this for the value head and advantages (the GRU reads them scaled by 1/10)."""
@@ -77,7 +80,7 @@ def _check(config: RL2Config) -> None:
     if config.episode_steps > MAX_EPISODE_STEPS:
         raise ValueError(f"RL2Config.episode_steps must be at most the env's {MAX_EPISODE_STEPS}, got {config.episode_steps}")
     trial = config.episodes_per_trial * config.episode_steps
-    bptt = config.bptt_steps or config.episode_steps
+    bptt = config.bptt_steps or trial
     if bptt < 1 or trial % bptt:
         raise ValueError(f"RL2Config.bptt_steps must divide a trial's {trial} steps, got {config.bptt_steps}")
     if (config.meta_batch * trial // bptt) < config.minibatches:
@@ -105,6 +108,8 @@ class RL2:
         self.suite = make_suite(env, seed)
         check_meta_learning(self.suite, "rl2-ppo")
         self.tasks = self.suite.tasks("train")
+        if config.meta_batch < len(self.tasks):  # every task keeps a world (the simulators build a task's model in one)
+            raise ValueError(f"RL2Config.meta_batch must be at least the {len(self.tasks)} train tasks of {env.benchmark}, got {config.meta_batch}")
         self.rng = np.random.default_rng(seed)
         self.schedule = TrialSchedule(self.tasks, self.suite.variations_per_task, config.meta_batch, config.episodes_per_trial, self.rng)
         self.collector = Collector(self.suite.make_vec("train", num_worlds=config.meta_batch), self.tasks, seed=seed,
@@ -151,7 +156,7 @@ class RL2:
     # --------------------------------------------------------- collection
     def _collect(self) -> dict[str, torch.Tensor]:
         """One trial per world (trials start together, at the first step of an iteration): sequences [N, L]."""
-        length, bptt = self.trial_steps, self.config.bptt_steps or self.config.episode_steps
+        length, bptt = self.trial_steps, self.config.bptt_steps or self.trial_steps
         columns = {key: [] for key in ("inputs", "actions", "log_probs", "values", "rewards", "ends")}
         starts = []
         with torch.no_grad():
@@ -179,7 +184,7 @@ class RL2:
 
     # ------------------------------------------------------------- update
     def _update(self, rollout: dict[str, torch.Tensor]) -> dict[str, float]:
-        c, bptt = self.config, self.config.bptt_steps or self.config.episode_steps
+        c, bptt = self.config, self.config.bptt_steps or self.trial_steps
         with torch.no_grad():
             scaled = rollout["rewards"] * c.reward_scale
             advantages = generalized_advantages(scaled, rollout["values"], rollout["ends"], torch.zeros_like(scaled[:, 0]), c.gamma, c.gae_lambda)
