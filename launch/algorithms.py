@@ -183,11 +183,9 @@ register_algorithm(AlgorithmSpec(
 #: small networks, so that the budget buys env steps and updates rather than wide layers (one
 #: vector-env step with one PCGrad update, 64 transitions per task, one thread: 12 ms with 2 x 64,
 #: 16 ms with 2 x 128, 29 ms with 2 x 256).
-#: Measured (``python -m launch train`` on a fresh clone, seed 1, quiet 2-core machine): 100k env
-#: steps in 3:48 wall; test success 0.4 on reach, push and drawer-close, 0 elsewhere (mean 0.12); at
-#: 50k, 0 everywhere. With two other jobs on the cores it took 3:55 before MTSAC's fused Adam, so
-#: the budget leaves room for a busier machine. mt10-mtsac (no surgery) trains 300k env steps in
-#: about 8 min against PCGrad's 11-12 (README, the MT10 comparison).
+#: Measured (``python -m launch train``, seed 1, 2-core machine, from an empty Inductor cache, timed side by
+#: side with the previous eager version on single envs): 100k env steps in 304 s against 710 s; mean test
+#: success 0.10 (reach 0.2, button-press-topdown 0.8). mt10-mtsac (no surgery) trains faster still (README).
 MT10_TEN_MINUTES = {"hidden_sizes": (64, 64), "per_task_batch": 64, "warmup_steps": 100,
                     "actor_lr": 1e-3, "critic_lr": 1e-3, "temperature_lr": 1e-3, "gamma": 0.95, "tau": 0.01,
                     "updates_per_step": 2}
@@ -198,8 +196,8 @@ register_preset(Preset("mt10-pcgrad", "mtsac", "MT10 with PCGrad, sized to finis
                        config={**MT10_TEN_MINUTES, "surgery": "pcgrad"}, env=MT10_TEN_MINUTES_ENV, run=MT10_TEN_MINUTES_RUN))
 register_preset(Preset("mt10-mtsac", "mtsac", "MT10 with plain multi-task SAC (no surgery), same size as mt10-pcgrad",
                        config={**MT10_TEN_MINUTES, "surgery": "none"}, env=MT10_TEN_MINUTES_ENV, run=MT10_TEN_MINUTES_RUN))
-#: Measured (seed 1, one thread, the other core busy): 0.95 test success on reach at 50k env steps,
-#: 8.7 min of training (``agents.mtsac.REACH``'s comment has the curve).
+#: Measured (seed 1, one thread, the other core busy): 0.85 test success on reach at 50k env steps,
+#: 12.1 min of training (0.95 on the version before the batched collector; ``agents.mtsac.REACH``'s comment).
 register_preset(Preset("mt1-reach-sac", "mtsac", "single-task SAC on reach (MT1) with stable-baselines3's reach settings",
                        base="agents.mtsac:REACH", env_base="agents.mtsac:REACH_ENV", run={"budget": 50_000, "eval_every": 10_000}))
 #: Reach's settings with four worlds of push per update step: a vector step collects four
