@@ -54,7 +54,7 @@ from envs.batched_frames import SPARE_COLUMNS, FrameLayout, flat_index, frames
 from envs.benchmarks import Benchmark, get_benchmark
 from envs.layout import ACTION_DIM, ACTION_GRIP, ACTION_HAND, FRAME_DIM, OBS_DIM
 from envs.reward_function import RewardFunction
-from envs.vector import MultiTaskEnv, assign_worlds, check_reset_mask, split_world_options, world_seeds
+from envs.vector import MultiTaskEnv, assign_worlds, pop_reset_mask, split_world_options, world_seeds
 
 
 def default_threads() -> int:
@@ -273,10 +273,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         ``reset_mask`` (bool array); anything else goes to every world's reset.
         """
         options = dict(options or {})
-        mask = options.pop("reset_mask", None)
-        mask = np.ones(self.num_envs, dtype=bool) if mask is None else check_reset_mask(mask, self.num_envs)
-        if self._needs_reset and not mask.all():
-            raise ValueError("the first reset() must reset every world; options['reset_mask'] chooses among worlds already running")
+        mask = pop_reset_mask(options, self.num_envs, first_reset=self._needs_reset)
         all_options = split_world_options(options, self.num_envs)
         if isinstance(seed, (int, np.integer)):
             super().reset(seed=int(seed))

@@ -26,7 +26,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from envs.vector import check_reset_mask, split_world_options
+from envs.vector import pop_reset_mask, split_world_options
 
 
 def _benchmark_object(benchmark: str, task: str | None, seed: int):
@@ -60,6 +60,7 @@ class MetaWorldTrialsVectorEnv(gym.vector.VectorEnv):
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_worlds)
         self.metadata = {"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}
         self._needs_reset = np.ones(num_worlds, dtype=bool)
+        self._started = False
         self._obs = np.zeros((num_worlds, *self.single_observation_space.shape))
 
     def variations_per_task(self, name: str) -> int:
@@ -73,10 +74,9 @@ class MetaWorldTrialsVectorEnv(gym.vector.VectorEnv):
 
     def reset(self, *, seed=None, options: dict[str, Any] | None = None):
         options = dict(options or {})
-        mask = options.pop("reset_mask", None)
-        mask = np.ones(self.num_envs, dtype=bool) if mask is None else check_reset_mask(mask, self.num_envs)
-        if self._needs_reset.all() and not mask.all():
-            raise ValueError("the first reset() must reset every world; options['reset_mask'] chooses among worlds already running")
+        # not ``_needs_reset.all()``: every world may need a reset after a step that ended them all
+        mask = pop_reset_mask(options, self.num_envs, first_reset=not self._started)
+        self._started = True
         for i, world_options in enumerate(split_world_options(options, self.num_envs)):
             if not mask[i]:
                 continue

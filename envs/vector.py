@@ -183,8 +183,7 @@ class BenchmarkVectorEnv(gym.vector.SyncVectorEnv):
         options = dict(options or {})
         if not any(key in options for key in WORLD_OPTIONS):
             return super().reset(seed=seed, options=options or None)
-        mask = options.pop("reset_mask", None)
-        mask = np.ones(self.num_envs, dtype=bool) if mask is None else check_reset_mask(mask, self.num_envs)
+        mask = pop_reset_mask(options, self.num_envs)
         self._terminations[mask] = self._truncations[mask] = self._autoreset_envs[mask] = False
         infos: dict[str, Any] = {}
         world_options = split_world_options(options, self.num_envs)
@@ -243,6 +242,16 @@ def world_seeds(seed: int | Sequence[int | None] | None, num_envs: int) -> list[
     if len(seed) != num_envs:
         raise ValueError(f"seed must be an int or one seed per world ({num_envs}), got {len(seed)} seeds")
     return list(seed)
+
+
+def pop_reset_mask(options: dict[str, Any], num_envs: int, first_reset: bool = False) -> np.ndarray:
+    """The worlds ``options["reset_mask"]`` names (popped from ``options``; every world when absent).
+    A vector env's ``first_reset`` must reset every world: the others have no episode to keep."""
+    mask = options.pop("reset_mask", None)
+    mask = np.ones(num_envs, dtype=bool) if mask is None else check_reset_mask(mask, num_envs)
+    if first_reset and not mask.all():
+        raise ValueError("the first reset() must reset every world; options['reset_mask'] chooses among worlds already running")
+    return mask
 
 
 def check_reset_mask(mask: Any, num_envs: int) -> np.ndarray:

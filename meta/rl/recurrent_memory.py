@@ -89,8 +89,7 @@ class RL2Agent:
 
     @torch.no_grad()
     def _sample(self, obs: np.ndarray) -> np.ndarray:
-        mean = self._advance(obs)
-        action = mean + self.net.log_std.exp() * torch.randn(mean.shape, generator=self.generator, device=self.device)
+        action = self.net.sample(self._advance(obs), self.generator)
         return action.clamp(-1.0, 1.0).cpu().numpy().astype(np.float64)
 
     def adapt_action(self, obs: np.ndarray) -> tuple[np.ndarray, dict]:

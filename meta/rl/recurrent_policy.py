@@ -48,5 +48,9 @@ class RecurrentActorCritic(nn.Module):
         mean, value, state = self.unroll(inputs.unsqueeze(1), state)
         return mean.squeeze(1), value.squeeze(1), state
 
+    def sample(self, mean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """An action drawn around ``mean`` with the policy's noise, from ``generator`` (unclipped)."""
+        return mean + self.log_std.exp() * torch.randn(mean.shape, generator=generator, device=mean.device)
+
     def distribution(self, mean: torch.Tensor) -> torch.distributions.Normal:
         return torch.distributions.Normal(mean, self.log_std.exp().expand_as(mean))

@@ -116,6 +116,8 @@ class RL2:
                                    next_episode=self.schedule, reset_options=self.schedule.first_reset(),
                                    max_episode_steps=config.episode_steps)
         self.trial_steps = config.episodes_per_trial * config.episode_steps
+        #: steps of each chunk the update backpropagates through (a whole trial unless truncated)
+        self.bptt_steps = config.bptt_steps or self.trial_steps
         #: the first update comes after one iteration's trials: the loop refuses a smaller budget
         self.warmup_units = config.meta_batch * self.trial_steps
         self.warmup_option = "meta_batch"
@@ -156,7 +158,7 @@ class RL2:
     # --------------------------------------------------------- collection
     def _collect(self) -> dict[str, torch.Tensor]:
         """One trial per world (trials start together, at the first step of an iteration): sequences [N, L]."""
-        length, bptt = self.trial_steps, self.config.bptt_steps or self.trial_steps
+        length, bptt = self.trial_steps, self.bptt_steps
         columns = {key: [] for key in ("inputs", "actions", "log_probs", "values", "rewards", "ends")}
         starts = []
         with torch.no_grad():
@@ -165,7 +167,7 @@ class RL2:
                     starts.append(self.memory.state.clone())
                 obs = torch.as_tensor(self.collector.obs, dtype=torch.float32, device=self.device)
                 inputs, mean, value = self.memory.advance(obs)
-                action = mean + self.net.log_std.exp() * torch.randn(mean.shape, generator=self.generator, device=self.device)
+                action = self.net.sample(mean, self.generator)
                 log_prob = self.net.distribution(mean).log_prob(action).sum(-1)
                 executed = action.clamp(-1.0, 1.0)
                 transitions = self.collector.step(executed.cpu().numpy().astype(np.float64))
@@ -184,7 +186,7 @@ class RL2:
 
     # ------------------------------------------------------------- update
     def _update(self, rollout: dict[str, torch.Tensor]) -> dict[str, float]:
-        c, bptt = self.config, self.config.bptt_steps or self.trial_steps
+        c, bptt = self.config, self.bptt_steps
         with torch.no_grad():
             scaled = rollout["rewards"] * c.reward_scale
             advantages = generalized_advantages(scaled, rollout["values"], rollout["ends"], torch.zeros_like(scaled[:, 0]), c.gamma, c.gae_lambda)
