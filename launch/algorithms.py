@@ -177,6 +177,19 @@ register_algorithm(AlgorithmSpec(
     "maml", "meta.symmetry:MAML", "meta.symmetry:MAMLConfig",
     "MAML on the symmetry task families (the baseline MSR is compared with)",
 ))
+#: adapting to group shift (meta.adaptation): one learner, one config class per method
+for _name, _config, _summary in (
+    ("erm", "ERMConfig", "group shift: empirical risk minimization (the baseline)"),
+    ("uw", "UWConfig", "group shift: ERM on data reweighted uniform over groups"),
+    ("drnn", "DRNNConfig", "group shift: group DRO (Sagawa et al. 2020), the worst mixture of groups"),
+    ("dann", "DANNConfig", "group shift: domain-adversarial features (Ganin et al. 2016)"),
+    ("arm-cml", "ARMCMLConfig", "ARM-CML: a context averaged over the unlabeled test batch (Zhang et al. 2021)"),
+    ("arm-bn", "ARMBNConfig", "ARM-BN: batch norm with each group's statistics, trained as tested (Zhang et al. 2021)"),
+    ("arm-ll", "ARMLLConfig", "ARM-LL: one inner step on a meta-learned unsupervised loss (Zhang et al. 2021)"),
+    ("bn-adapt", "BNAdaptConfig", "group shift: ERM, then the test batch's batch-norm statistics"),
+    ("tent", "TENTConfig", "group shift: ERM, then test-time entropy minimization (Wang et al. 2021)"),
+):
+    register_algorithm(AlgorithmSpec(_name, "meta.adaptation.learner:GroupShiftLearner", f"meta.adaptation.config:{_config}", _summary))
 
 #: MT10 sized so that a run ends within 10 minutes on 2 CPU cores (one torch thread), with the
 #: SAC constants that solve reach (``agents.mtsac.REACH``: gamma 0.95, lr 1e-3, tau 0.01) and
