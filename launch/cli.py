@@ -7,6 +7,7 @@
     python -m launch eval runs/mt10-pcgrad-s1    # newest checkpoint of a run, or a checkpoint file
     python -m launch list
     python -m launch render --task reach --out reach.gif [--checkpoint runs/...]
+    python -m launch compare runs/                # methods over seeds: IQM with bootstrap intervals
     python -m launch --import mypackage.tasks train mtsac --env.benchmark MT1 --env.task my-task
 
 Bad input (unknown names, bad values, unusable checkpoints) exits with status
@@ -40,6 +41,7 @@ commands:
   eval CHECKPOINT [options]            re-run evaluation of a checkpoint (or a run directory's newest) and print the table
   list                                 tasks (with where they come from), benchmarks, algorithms, presets
   render --task TASK --out FILE.gif    render the scripted expert, or a trained policy with --checkpoint
+  compare RUN_DIR ...                  methods over seeds: IQM, mean, median, optimality gap, bootstrap intervals
 
 --import MODULE imports a module first (one that registers tasks or learners); tasks of an
 installed package's `polytask.tasks` entry points need no flag.
@@ -186,5 +188,17 @@ def render_command(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": train_command, "resume": resume_command, "eval": eval_command, "list": list_command, "render": render_command}
+def compare_command(argv: list[str]) -> int:
+    from launch.compare import CompareArgs, compare, format_comparison
+
+    with one_line_errors(f"{PROG} compare"):
+        args = tyro.cli(CompareArgs, args=argv, prog=f"{PROG} compare")
+    result, written = compare(args)
+    print(format_comparison(result))
+    print(f"wrote {', '.join(map(str, written))}")
+    return 0
+
+
+COMMANDS = {"train": train_command, "resume": resume_command, "eval": eval_command, "list": list_command, "render": render_command,
+            "compare": compare_command}
 __all__ = ["main"]
