@@ -41,6 +41,8 @@ commands:
   eval CHECKPOINT [options]            re-run evaluation of a checkpoint (or a run directory's newest) and print the table
   list                                 tasks (with where they come from), benchmarks, algorithms, presets
   render --task TASK --out FILE.gif    render the scripted expert, or a trained policy with --checkpoint
+  sweep PRESET|ALGORITHM --seeds 0-4 [--grid algorithm.FIELD=A,B ...] [train options]
+                                       one train run per seed and grid point, on Ray Tune (local or --address)
   compare RUN_DIR ...                  methods over seeds: IQM, mean, median, optimality gap, bootstrap intervals
 
 --import MODULE imports a module first (one that registers tasks or learners); tasks of an
@@ -199,6 +201,18 @@ def compare_command(argv: list[str]) -> int:
     return 0
 
 
+def sweep_command(argv: list[str]) -> int:
+    from launch.sweep import __doc__ as sweep_doc, parse_sweep, run_sweep
+
+    if argv[:1] in (["-h"], ["--help"]):
+        print(sweep_doc)
+        return 0
+    plan = parse_sweep(argv)
+    directory = run_sweep(plan)
+    print(f"{len(plan.trials())} trials done in {directory}; compare them: {PROG} compare {directory}")
+    return 0
+
+
 COMMANDS = {"train": train_command, "resume": resume_command, "eval": eval_command, "list": list_command, "render": render_command,
-            "compare": compare_command}
+            "sweep": sweep_command, "compare": compare_command}
 __all__ = ["main"]
