@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import yaml
 
+from launch.cli import main
 from launch.compare import CompareArgs, compare, format_comparison
 from launch.errors import UsageError
-from test_user_path import launch, ok, one_line_error
+from test_user_path import launch, one_line_error
 
 pytest.importorskip("rliable")
 
@@ -98,12 +99,15 @@ def test_bad_input_is_one_clear_line(tmp_path):
     one_line_error(launch("compare", tmp_path / "nowhere"), "no such directory")
 
 
-def test_cli_compares_real_runs_of_the_loop(tmp_path):
-    for seed in (1, 2):
-        ok(launch("train", "maml-k1", "--run.budget", "4", "--algorithm.eval-tasks", "20", "--run.seed", seed,
-                  "--run.runs-dir", tmp_path, "--run.no-progress-bar"))
-    done = ok(launch("compare", tmp_path, "--metric", "test_mse", "--reps", "100"))
-    assert "maml-k1" in done.stdout and "test_mse over 1 task(s)" in done.stdout
+def test_cli_compares_real_runs_of_the_loop(tmp_path, capsys):
+    # the CLI's entry point in process: two real runs of the loop, then compare over their directory
+    for seed in ("1", "2"):
+        assert main(["train", "maml-k1", "--run.budget", "4", "--algorithm.eval-tasks", "20", "--run.seed", seed,
+                     "--run.runs-dir", str(tmp_path), "--run.no-progress-bar"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path), "--metric", "test_mse", "--reps", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "maml-k1" in out and "test_mse over 1 task(s)" in out
     assert (tmp_path / "compare" / "compare.json").exists()
 
 

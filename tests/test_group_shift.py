@@ -20,7 +20,8 @@ from meta.adaptation.drnn import DRNN
 from meta.adaptation.erm import BNAdapt
 from meta.adaptation.learner import METHODS, SUMMARY_ROW, GroupShiftLearner, accuracy_of
 from meta.adaptation.tent import TENT
-from test_user_path import launch, ok, one_line_error
+from launch.cli import main
+from test_user_path import launch, ok
 
 CLASSES, GROUPS = 10, 14
 
@@ -172,14 +173,19 @@ def test_model_selection_keeps_the_best_validation_worst_group_and_resume_is_exa
         GroupShiftLearner(dataclasses.replace(config, lr=0.01), device="cpu", seed=3).load_state_dict(state)
 
 
-def test_cli_trains_a_method_on_a_dataset_and_bad_input_is_one_line(tmp_path):
+def test_cli_trains_a_method_on_a_dataset_and_bad_input_is_one_line(tmp_path, capsys):
     done = ok(launch("train", "arm-cml", "--algorithm.dataset", "writers", "--algorithm.support", "20", "--run.budget", "4",
                      "--run.runs-dir", tmp_path, "--run.no-progress-bar"))
     assert "arm-cml on writers" in done.stdout and "test-writer-39" in done.stdout and "all groups" in done.stdout
-    one_line_error(launch("train", "arm-cnl"), "Did you mean 'arm-cml'")
-    one_line_error(launch("train", "tent", "--algorithm.dataset", "digit-c"), "Did you mean 'digits-c'")
-    one_line_error(launch("train", "arm-ll", "--algorithm.support", "61", "--algorithm.dataset", "writers"),
-                   "support (a writers training group) 61 is larger than the smallest group")
+    # bad input in process (the same entry point, without three more interpreter starts)
+    for argv, expected in ((["train", "arm-cnl"], "Did you mean 'arm-cml'"),
+                           (["train", "tent", "--algorithm.dataset", "digit-c"], "Did you mean 'digits-c'"),
+                           (["train", "arm-ll", "--algorithm.support", "61", "--algorithm.dataset", "writers",
+                             "--run.runs-dir", str(tmp_path)],
+                            "support (a writers training group) 61 is larger than the smallest group")):
+        assert main(argv) == 2
+        lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], lines
 
 
 def test_dynamics_groups_differ_by_their_scales_and_every_model_reports_held_out_errors():

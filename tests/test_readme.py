@@ -26,6 +26,7 @@ TINY = {
     "sb3": {"--algorithm.learning-starts": ["5"], "--algorithm.net-arch": ["16", "16"], "--algorithm.batch-size": ["8"],
             "--run.budget": ["100"]},
     "msr": {"--run.budget": ["4"], "--run.eval-every": ["2"], "--algorithm.eval-tasks": ["10"]},
+    "group-shift": {"--run.budget": ["4"], "--run.eval-every": ["2"], "--algorithm.support": ["20"]},
     "rl2": {"--algorithm.hidden-size": ["16"], "--algorithm.episodes-per-trial": ["2"], "--algorithm.episode-steps": ["10"],
             "--algorithm.meta-batch": ["10"], "--algorithm.epochs": ["1"], "--algorithm.minibatches": ["1"], "--run.budget": ["200"]},
 }
@@ -61,8 +62,10 @@ def command_of(args: list[str]) -> str:
 
 
 def learner_of(args: list[str]) -> str | None:
-    """Which TINY set a train command needs (None: it resumes a run, which keeps its configs)."""
-    train = args[args.index("train") + 1 :]
+    """Which TINY set a train (or sweep) command needs (None: it resumes a run, which keeps its configs)."""
+    from meta.adaptation.learner import METHODS
+
+    train = args[args.index(command_of(args)) + 1 :]
     if "--run.resume" in train or "--config" in train:
         return None
     named = train[0] if train and not train[0].startswith("-") else "mt10-pcgrad"
@@ -72,6 +75,8 @@ def learner_of(args: list[str]) -> str | None:
         return "msr"
     if "rl2" in named:
         return "rl2"
+    if named in METHODS:
+        return "group-shift"
     return "mtsac"
 
 
@@ -92,11 +97,13 @@ def tiny(args: list[str]) -> list[str]:
     command = command_of(args)
     if command == "resume" or (command == "train" and learner_of(args) is None):
         return with_options(args, {"--run.budget": [next(RESUME_BUDGETS)]}) if "--config" not in args else args
-    if command != "train":
+    if command not in ("train", "sweep"):
         return args
     kind = learner_of(args)
     options = dict(TINY[kind])
-    if kind != "msr":
+    if command == "sweep":
+        options["--seeds"] = ["0-1"]
+    if kind not in ("msr", "group-shift"):
         options.update(TINY_EVALUATION)
         if "metaworld" in args:  # Meta-World's protocol runs its own 500-step episodes
             options.pop("--env.eval-max-steps")
@@ -121,11 +128,16 @@ def test_every_documented_train_command_names_a_learner_and_options_that_exist()
         if command_of(args) != "train" or learner_of(args) is None:
             continue  # a resume or --config command needs the run an earlier command makes: the walk runs it
         algorithm, experiment = parse(args[args.index("train") + 1 :])
-        assert algorithm in ("mtsac", "sb3-sac", "sb3-ppo", "msr", "rl2-ppo"), (args, algorithm)
+        assert algorithm in ("mtsac", "sb3-sac", "sb3-ppo", "msr", "rl2-ppo", "arm-cml", "arm-ll", "erm"), (args, algorithm)
         if "--run.budget" in args:
             assert experiment.run.budget == int(args[args.index("--run.budget") + 1]), args
         parsed += 1
     assert parsed >= 8
+    for args in documented_commands():  # sweeps check every grid point's train options before starting Ray
+        if command_of(args) == "sweep":
+            from launch.sweep import parse_sweep
+
+            parse_sweep(args[args.index("sweep") + 1 :])
 
 
 @pytest.mark.slow
