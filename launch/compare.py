@@ -135,13 +135,20 @@ def pick_metric(runs: list[Run], wanted: str | None) -> str:
     raise UsageError(f"compare: name the metric with --metric; reported: {', '.join(reported)}")
 
 
-def score_matrices(methods: dict[str, list[Run]], metric: str) -> tuple[list[str], dict[str, np.ndarray]]:
-    """The tasks every run reports ``metric`` for, and each method's (runs, tasks) score matrix."""
-    task_sets = {m: [t for t, row in run.rows.items() if metric in row] for m, runs in methods.items() for run in runs}
-    tasks = [t for t in next(iter(task_sets.values())) if all(t in ts for ts in task_sets.values())]
+def score_matrices(methods: dict[str, list[Run]], metric: str) -> tuple[dict[str, list[str]], dict[str, np.ndarray]]:
+    """Per method, the tasks all its runs report ``metric`` for, and its (runs, tasks) score matrix.
+
+    Methods may differ in their tasks (an MT10 run beside a reach run): each is then scored on its
+    own, and only methods with the same tasks are compared pairwise."""
+    tasks, scores = {}, {}
+    for method, runs in methods.items():
+        own = [t for t, row in runs[0].rows.items() if metric in row and all(metric in r.rows.get(t, {}) for r in runs)]
+        if own:
+            tasks[method] = own
+            scores[method] = np.array([[run.rows[t][metric] for t in own] for run in runs])
     if not tasks:
-        raise UsageError(f"compare: the runs share no task reporting {metric!r}")
-    return tasks, {m: np.array([[run.rows[t][metric] for t in tasks] for run in runs]) for m, runs in methods.items()}
+        raise UsageError(f"compare: no method's runs share a task reporting {metric!r}")
+    return tasks, scores
 
 
 def _rliable():
@@ -173,22 +180,22 @@ def aggregates(scores: dict[str, np.ndarray], reps: int, seed: int) -> dict[str,
                 for i, name in enumerate(AGGREGATES)} for m in scores}
 
 
-def improvement(scores: dict[str, np.ndarray], reps: int, seed: int) -> dict[str, list[float]]:
-    """"X > Y" -> [P(X > Y), low, high] for every ordered pair of methods."""
-    if len(scores) < 2:
+def improvement(scores: dict[str, np.ndarray], tasks: dict[str, list[str]], reps: int, seed: int) -> dict[str, list[float]]:
+    """"X > Y" -> [P(X > Y), low, high] for every ordered pair of methods scored on the same tasks."""
+    pairs = {f"{x} > {y}": (scores[x], scores[y]) for x in scores for y in scores if x != y and tasks[x] == tasks[y]}
+    if not pairs:
         return {}
     library, metrics = _rliable()
-    pairs = {f"{x} > {y}": (scores[x], scores[y]) for x in scores for y in scores if x != y}
     estimates, intervals = _bootstrap(library, pairs, metrics.probability_of_improvement, reps, seed)
     return {pair: [float(estimates[pair]), float(intervals[pair][0].item()), float(intervals[pair][1].item())] for pair in pairs}
 
 
-def curves(methods: dict[str, list[Run]], metric: str, tasks: list[str], reps: int, seed: int) -> dict[str, list[list[float]]]:
+def curves(methods: dict[str, list[Run]], metric: str, tasks: dict[str, list[str]], reps: int, seed: int) -> dict[str, list[list[float]]]:
     """method -> [progress, IQM, low, high] at every evaluation all its runs reached."""
     library, metrics = _rliable()
     out = {}
-    for method, runs in methods.items():
-        per_run = [run.curve(metric, tasks) for run in runs]
+    for method in tasks:
+        per_run = [run.curve(metric, tasks[method]) for run in methods[method]]
         shared = sorted(set.intersection(*(set(c) for c in per_run))) if per_run else []
         points = []
         for progress in shared:
@@ -207,11 +214,13 @@ def _interval(value: list[float]) -> str:
 def format_comparison(result: dict) -> str:
     methods = result["methods"]
     width = max(len(m) for m in methods) + 2
-    lines = [f"{result['metric']} over {len(result['tasks'])} task(s); 95% stratified bootstrap intervals "
-             f"({result['reps']} resamples)",
-             f"{'method':<{width}}{'runs':>5}  " + "".join(f"{name:<26}" for name in AGGREGATES)]
+    scope = (f"over {len(result['tasks'])} task(s)" if result["tasks"] is not None else
+             "over each method's own tasks (pairs compared only where the tasks are the same)")
+    lines = [f"{result['metric']} {scope}; 95% stratified bootstrap intervals ({result['reps']} resamples)",
+             f"{'method':<{width}}{'runs':>5}{'tasks':>6}  " + "".join(f"{name:<26}" for name in AGGREGATES)]
     for method, info in methods.items():
-        lines.append(f"{method:<{width}}{info['runs']:>5}  " + "".join(f"{_interval(info[name]):<26}" for name in AGGREGATES))
+        lines.append(f"{method:<{width}}{info['runs']:>5}{len(info['tasks']):>6}  "
+                     + "".join(f"{_interval(info[name]):<26}" for name in AGGREGATES))
     if result["probability_of_improvement"]:
         lines.append("probability of improvement P(X > Y), over tasks of P(a run of X scores above a run of Y):")
         lines.extend(f"  {pair}: {_interval(value)}" for pair, value in result["probability_of_improvement"].items())
@@ -258,11 +267,13 @@ def compare(args: CompareArgs) -> tuple[dict, list[Path]]:
     metric = pick_metric(runs, args.metric)
     tasks, scores = score_matrices(methods, metric)
     summary = aggregates(scores, args.reps, args.seed)
+    shared = next(iter(tasks.values()))
     result = {
-        "metric": metric, "tasks": tasks, "reps": args.reps,
-        "methods": {m: {"runs": len(methods[m]), "paths": [str(r.path) for r in methods[m]], **summary[m],
-                        "per_task_mean": dict(zip(tasks, scores[m].mean(axis=0).tolist()))} for m in methods},
-        "probability_of_improvement": improvement(scores, args.reps, args.seed),
+        # the task list when every method has the same one, else None (see each method's "tasks")
+        "metric": metric, "tasks": shared if all(t == shared for t in tasks.values()) else None, "reps": args.reps,
+        "methods": {m: {"runs": len(methods[m]), "paths": [str(r.path) for r in methods[m]], "tasks": tasks[m], **summary[m],
+                        "per_task_mean": dict(zip(tasks[m], scores[m].mean(axis=0).tolist()))} for m in tasks},
+        "probability_of_improvement": improvement(scores, tasks, args.reps, args.seed),
         "curves": curves(methods, metric, tasks, args.reps, args.seed),
     }
     return result, _write_outputs(result, args.out or _common_parent([r.path for r in runs]) / "compare")

@@ -88,6 +88,16 @@ def test_runs_of_one_label_split_by_the_fields_that_differ(tmp_path):
     assert set(result["methods"]) == {"mtsac benchmark=MT10"} and result["methods"]["mtsac benchmark=MT10"]["runs"] == 10
 
 
+def test_methods_on_different_tasks_are_scored_on_their_own_and_not_paired(tmp_path):
+    write_runs(tmp_path, {"mt10-pcgrad": SCORES["mt10-pcgrad"]})
+    write_runs(tmp_path, {"mt1-reach-sac": SCORES["mt10-mtsac"][:, :1]})
+    result, _ = compare(CompareArgs(runs=(tmp_path,), reps=50))
+    assert result["tasks"] is None and result["methods"]["mt1-reach-sac"]["tasks"] == ["reach"]
+    np.testing.assert_allclose(result["methods"]["mt1-reach-sac"]["mean"][0], SCORES["mt10-mtsac"][:, 0].mean())
+    assert result["probability_of_improvement"] == {}
+    assert "each method's own tasks" in format_comparison(result)
+
+
 def test_bad_input_is_one_clear_line(tmp_path):
     with pytest.raises(UsageError, match="no runs"):
         compare(CompareArgs(runs=(tmp_path,)))

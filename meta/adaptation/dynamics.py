@@ -45,7 +45,10 @@ MODELS = ("erm", "arm-cml", "oracle")
 
 @dataclass(frozen=True)
 class DynamicsShiftConfig:
+    """The dynamics-group experiment: which groups, how much data, the models' sizes and training."""
+
     task: str = "sweep"
+    """the task whose object's dynamics vary"""
     train_scales: tuple[tuple[float, float], ...] = tuple((f, m) for f in (0.3, 1.0, 3.0) for m in (0.3, 1.0, 3.0))
     """(friction, mass) scales of the training groups"""
     between_scales: tuple[tuple[float, float], ...] = tuple((f, m) for f in (0.55, 1.7) for m in (0.55, 1.7))
@@ -55,17 +58,25 @@ class DynamicsShiftConfig:
     episodes: int = 16
     """episodes per group"""
     episode_steps: int = 150
+    """steps per episode"""
     action_noise: float = 0.5
     """std of the Gaussian noise on the expert's actions (varied contacts)"""
     horizon: int = 10
     """steps ahead the model predicts (given the actions in between): friction's effect grows with it"""
     context: int = 64
+    """transitions of a group that ARM-CML's context is the mean over"""
     query: int = 32
+    """transitions of the same group whose displacement is predicted (the loss)"""
     meta_batch: int = 8
+    """groups per update"""
     updates: int = 3000
+    """Adam updates"""
     lr: float = 1e-3
+    """Adam learning rate"""
     hidden: int = 128
+    """width of the MLPs' two hidden layers"""
     context_size: int = 32
+    """size of ARM-CML's context vector"""
 
 
 @dataclass
