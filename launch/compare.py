@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import tyro
 
+from envs.registry import unknown_name_error
 from launch.errors import UsageError
 from launch.run_files import CONFIG_FILE, CURVES_FILE, read_config
 
@@ -37,6 +38,8 @@ REPORT_FILE = "report.json"
 #: the metrics a report is scored on when --metric is not given, in order of preference
 DEFAULT_METRICS = ("success_rate", "accuracy")
 AGGREGATES = ("IQM", "mean", "median", "optimality gap")
+#: the most methods compared pairwise without --baseline (each pair is its own bootstrap)
+MAX_PAIRED_METHODS = 5
 #: config fields that never tell methods apart
 IGNORED_FIELDS = {"run_config.seed", "run_config.name", "run_config.runs_dir", "run_config.resume", "run_config.progress_bar"}
 
@@ -57,6 +60,8 @@ class CompareArgs:
     """Seed of the bootstrap."""
     out: Path | None = None
     """Directory for compare.json, compare.csv and curves.png (default: compare/ beside the runs)."""
+    baseline: str | None = None
+    """Compare every method with this one only (default: every pair, when there are at most 5 methods)."""
 
 
 @dataclasses.dataclass
@@ -180,9 +185,18 @@ def aggregates(scores: dict[str, np.ndarray], reps: int, seed: int) -> dict[str,
                 for i, name in enumerate(AGGREGATES)} for m in scores}
 
 
-def improvement(scores: dict[str, np.ndarray], tasks: dict[str, list[str]], reps: int, seed: int) -> dict[str, list[float]]:
-    """"X > Y" -> [P(X > Y), low, high] for every ordered pair of methods scored on the same tasks."""
-    pairs = {f"{x} > {y}": (scores[x], scores[y]) for x in scores for y in scores if x != y and tasks[x] == tasks[y]}
+def improvement(scores: dict[str, np.ndarray], tasks: dict[str, list[str]], reps: int, seed: int,
+                baseline: str | None = None) -> dict[str, list[float]]:
+    """"X > Y" -> [P(X > Y), low, high] for each pair of methods scored on the same tasks (with ``baseline``:
+    each method against it), once per pair: P(Y > X) is 1 - P(X > Y)."""
+    names = list(scores)
+    if baseline is not None:
+        candidates = [(m, baseline) for m in names if m != baseline]
+    elif len(names) <= MAX_PAIRED_METHODS:
+        candidates = [(x, y) for i, x in enumerate(names) for y in names[i + 1 :]]
+    else:
+        candidates = []
+    pairs = {f"{x} > {y}": (scores[x], scores[y]) for x, y in candidates if tasks[x] == tasks[y]}
     if not pairs:
         return {}
     library, metrics = _rliable()
@@ -222,8 +236,11 @@ def format_comparison(result: dict) -> str:
         lines.append(f"{method:<{width}}{info['runs']:>5}{len(info['tasks']):>6}  "
                      + "".join(f"{_interval(info[name]):<26}" for name in AGGREGATES))
     if result["probability_of_improvement"]:
-        lines.append("probability of improvement P(X > Y), over tasks of P(a run of X scores above a run of Y):")
+        lines.append("probability of improvement P(X > Y), over tasks of P(a run of X scores above a run of Y); "
+                     "P(Y > X) = 1 - P(X > Y):")
         lines.extend(f"  {pair}: {_interval(value)}" for pair, value in result["probability_of_improvement"].items())
+    elif len(methods) > MAX_PAIRED_METHODS:
+        lines.append(f"{len(methods)} methods: name one with --baseline for the probability of improvement against it")
     return "\n".join(lines)
 
 
@@ -266,6 +283,8 @@ def compare(args: CompareArgs) -> tuple[dict, list[Path]]:
     methods = group_methods(runs, args.by)
     metric = pick_metric(runs, args.metric)
     tasks, scores = score_matrices(methods, metric)
+    if args.baseline is not None and args.baseline not in scores:
+        raise UsageError(str(unknown_name_error("--baseline method", args.baseline, scores, plural="methods")))
     summary = aggregates(scores, args.reps, args.seed)
     shared = next(iter(tasks.values()))
     result = {
@@ -273,7 +292,7 @@ def compare(args: CompareArgs) -> tuple[dict, list[Path]]:
         "metric": metric, "tasks": shared if all(t == shared for t in tasks.values()) else None, "reps": args.reps,
         "methods": {m: {"runs": len(methods[m]), "paths": [str(r.path) for r in methods[m]], "tasks": tasks[m], **summary[m],
                         "per_task_mean": dict(zip(tasks[m], scores[m].mean(axis=0).tolist()))} for m in tasks},
-        "probability_of_improvement": improvement(scores, tasks, args.reps, args.seed),
+        "probability_of_improvement": improvement(scores, tasks, args.reps, args.seed, args.baseline),
         "curves": curves(methods, metric, tasks, args.reps, args.seed),
     }
     return result, _write_outputs(result, args.out or _common_parent([r.path for r in runs]) / "compare")

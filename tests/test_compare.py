@@ -70,14 +70,17 @@ def test_compare_matches_a_hand_computation_on_fixed_data(tmp_path):
         progress, final, _, _ = result["curves"][method][-1]
         assert progress == 1000 and np.isclose(final, iqm(matrix)) and np.isclose(result["curves"][method][0][1], iqm(matrix * 0.5))
     pairs = result["probability_of_improvement"]
-    forward = pairs["mt10-pcgrad > mt10-mtsac"]
+    assert list(pairs) == ["mt10-mtsac > mt10-pcgrad"], "each pair once, in the order the runs were found"
+    forward, _ = compare(CompareArgs(runs=(tmp_path / "runs",), reps=300, baseline="mt10-mtsac"))
+    forward = forward["probability_of_improvement"]["mt10-pcgrad > mt10-mtsac"]
     np.testing.assert_allclose(forward[0], probability_of_improvement(SCORES["mt10-pcgrad"], SCORES["mt10-mtsac"]))
-    np.testing.assert_allclose(pairs["mt10-mtsac > mt10-pcgrad"][0], 1 - forward[0])
     assert forward[1] <= forward[0] <= forward[2]
+    backward, _ = compare(CompareArgs(runs=(tmp_path / "runs",), reps=50, baseline="mt10-pcgrad"))
+    np.testing.assert_allclose(backward["probability_of_improvement"]["mt10-mtsac > mt10-pcgrad"][0], 1 - forward[0])
     assert {p.name for p in written} >= {"compare.json", "compare.csv"} and all(p.exists() for p in written)
     assert written[0].parent == tmp_path / "runs" / "compare"
     text = format_comparison(result)
-    assert "mt10-pcgrad > mt10-mtsac" in text and "IQM" in text
+    assert "mt10-mtsac > mt10-pcgrad" in text and "IQM" in text
 
 
 def test_runs_of_one_label_split_by_the_fields_that_differ(tmp_path):
@@ -104,6 +107,8 @@ def test_bad_input_is_one_clear_line(tmp_path):
     write_runs(tmp_path / "runs")
     with pytest.raises(UsageError, match="no run reports 'acuracy'; reported: return, success_rate"):
         compare(CompareArgs(runs=(tmp_path / "runs",), metric="acuracy"))
+    with pytest.raises(UsageError, match="unknown --baseline method 'mt10-pcgrd'. Did you mean 'mt10-pcgrad'"):
+        compare(CompareArgs(runs=(tmp_path / "runs",), baseline="mt10-pcgrd"))
     with pytest.raises(UsageError, match="have no field algorithm_config.surgry"):
         compare(CompareArgs(runs=(tmp_path / "runs",), by=("algorithm_config.surgry",)))
     one_line_error(launch("compare", tmp_path / "nowhere"), "no such directory")
