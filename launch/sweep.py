@@ -137,7 +137,7 @@ def parse_sweep(argv: list[str]) -> SweepPlan:
             raise UsageError(f"sweep sets {reserved} for every trial; use --seeds (and --name for the sweep)")
     from launch.train_command import parse
 
-    for trial in plan.trials()[:1] + plan.trials()[len(plan.seeds) :: len(plan.seeds)]:
+    for trial in plan.trials()[:: len(plan.seeds)]:  # the first seed of every grid point
         parse(plan.train_argv(trial)[1:])  # one trial per grid point: bad options fail here, not on the cluster
     return plan
 

@@ -47,32 +47,20 @@ def test_without_ray_sweep_says_how_to_install_it(tmp_path):
                    "pip install 'polytask[sweep]'")
 
 
-def _training_pids(run_name: str) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"train" in cmdline and run_name.encode() in cmdline and b"launch" in cmdline:
-                pids.append(int(entry.name))
-    return pids
-
-
-def _ray_processes() -> list[int]:
+def _pids_whose_command_has(*words: bytes) -> list[int]:
+    """Processes whose command line holds every one of ``words`` as an argument or a part of one."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if b"raylet" in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
+                cmdline = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
+            if all(word in cmdline for word in words):
+                found.append(int(entry.name))
     return found
 
 
-@pytest.mark.slow  # a Ray instance and four training processes: about 80 s
 def test_a_sweep_runs_its_trials_resumes_a_killed_one_and_compares_them(tmp_path):
     pytest.importorskip("ray")
     pytest.importorskip("rliable")
@@ -89,7 +77,7 @@ def test_a_sweep_runs_its_trials_resumes_a_killed_one_and_compares_them(tmp_path
             assert sweep.poll() is None, sweep.communicate()
             assert time.monotonic() < deadline, "the first trial wrote no checkpoint"
             time.sleep(0.5)
-        killed = _training_pids("maml-k1-s0")
+        killed = [pid for pid in _pids_whose_command_has(b"launch", b"train", b"maml-k1-s0\0") if pid != os.getpid()]
         assert killed, "the first trial's training process is running"
         for pid in killed:
             os.kill(pid, signal.SIGKILL)
@@ -104,6 +92,6 @@ def test_a_sweep_runs_its_trials_resumes_a_killed_one_and_compares_them(tmp_path
     for seed in (0, 1):
         report = json.loads((directory / f"maml-k1-s{seed}" / "report.json").read_text())
         assert "k1" in report["rows"]
-    assert not _ray_processes(), "the local Ray instance stopped with the sweep"
+    assert not _pids_whose_command_has(b"raylet"), "the local Ray instance stopped with the sweep"
     done = ok(launch("compare", directory, "--metric", "test_mse", "--reps", "100"))
     assert "maml-k1" in done.stdout and "IQM" in done.stdout
