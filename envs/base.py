@@ -396,7 +396,8 @@ class PolytaskEnv(gym.Env):
     def set_state(self, state: dict[str, Any]) -> np.ndarray:
         """Restore a :meth:`get_state` snapshot; returns the current observation."""
         spec = mujoco.mjtState.mjSTATE_INTEGRATION
-        physics = np.asarray(state["physics"], dtype=np.float64)
+        # a copy: mj_setState refuses a read-only array (a snapshot unpickled from shared memory by Ray)
+        physics = np.array(state["physics"], dtype=np.float64)
         if physics.shape != (mujoco.mj_stateSize(self.model, spec),):
             raise ValueError(f"snapshot does not fit task {self.name!r}: physics state of shape {physics.shape}")
         for name, value in state["model"].items():

@@ -70,6 +70,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         split: ``"train"`` or ``"test"``.
         num_envs: worlds; None or 1 gives one per task, more assigns tasks round robin.
         tasks: a list of task names to run instead of a benchmark (their seeded variations).
+        world_tasks: each world's first task, instead of round robin (a share of a larger vector env).
         num_threads: physics threads; defaults to the cores this process may use.
         one_hot: append the task's one-hot code to each observation, as ``MultiTaskEnv`` does.
         env_kwargs: passed to every task env (``goal_observable``, ``dynamics``, ``render_mode`` ...).
@@ -86,6 +87,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         num_envs: int | None = None,
         *,
         tasks: Sequence[str] | None = None,
+        world_tasks: Sequence[str] | None = None,
         num_threads: int | None = None,
         one_hot: bool = False,
         **env_kwargs: Any,
@@ -99,7 +101,7 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
             benchmark = Benchmark("tasks-" + "+".join(tasks), tasks, tasks)
         bench = get_benchmark(benchmark) if isinstance(benchmark, str) else benchmark
         task_names = bench.tasks(split)
-        self.world_tasks = assign_worlds(bench, split, num_envs)
+        self.world_tasks = assign_worlds(bench, split, num_envs, world_tasks)
         self.benchmark, self.split, self.task_names = bench, split, task_names
         self.num_envs, self.one_hot = len(self.world_tasks), one_hot
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -107,8 +109,11 @@ class BatchedVectorEnv(gym.vector.VectorEnv):
         self.render_mode = env_kwargs.get("render_mode")
         self.worlds = [MultiTaskEnv(bench, split, task=task, one_hot=one_hot, **env_kwargs) for task in self.world_tasks]
         self._rewards = {task: RewardFunction(task) for task in task_names}
-        # every task starts in some world (assign_worlds), whose model gives the task's row layout
+        # each task's model gives its row layout: a world's, or (a task no world starts on, which
+        # a world may switch to at reset) that of a world built for the purpose
         models = {world.task: world.active.model for world in reversed(self.worlds)}
+        for task in set(task_names) - set(models):
+            models[task] = MultiTaskEnv(bench, split, task=task, **env_kwargs).active.model
         sensor_width = max(model.nsensordata for model in models.values()) + SPARE_COLUMNS
         self._layouts = {task: FrameLayout(models[task], self._rewards[task].task.object_sites, sensor_width) for task in task_names}
 

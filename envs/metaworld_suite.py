@@ -205,6 +205,8 @@ class MetaWorldSuite(Suite):
             self.reject("batched", True, "Meta-World's envs step one by one in gymnasium's SyncVectorEnv; leave env.batched unset")
         if config.physics_threads is not None:
             self.reject("physics_threads", config.physics_threads, "it sets polytask's batched simulator; leave it unset")
+        if config.simulation_actors:
+            self.reject("simulation_actors", config.simulation_actors, "actors run polytask's batched simulator; leave it 0")
         if config.goal_observable is not None and config.goal_observable == config.meta_learning:
             self.reject("goal_observable", config.goal_observable, "Meta-World shows the goal on MT benchmarks and hides it on ML ones; leave it unset")
         if config.eval_max_steps != MAX_EPISODE_STEPS:

@@ -3,7 +3,8 @@
 Training worlds are one :class:`~envs.batched.BatchedVectorEnv` (bit for bit
 the single envs, stepped in batch); evaluation reuses one batched env whose
 worlds run every evaluation episode at once, their variations pinned at
-reset. ``env.batched=False`` gives gymnasium's ``SyncVectorEnv`` over single
+reset; ``env.simulation_actors`` above 0 splits the training worlds among
+Ray actors (:class:`~envs.ray_vector.RayVectorEnv`). ``env.batched=False`` gives gymnasium's ``SyncVectorEnv`` over single
 envs and the single-env evaluator instead (the reference the batched ones
 are tested against).
 """
@@ -29,6 +30,8 @@ class PolytaskSuite(Suite):
         self.batched = True if config.batched is None else config.batched
         if not self.batched and config.physics_threads is not None:
             self.reject("physics_threads", config.physics_threads, "it sets the batched simulator's threads; leave it unset with env.batched=False")
+        if config.simulation_actors and not self.batched:
+            self.reject("simulation_actors", config.simulation_actors, "actors run the batched simulator; leave env.batched unset")
         self.goal_observable = config.goal_shown
 
     def tasks(self, split: str = "train") -> tuple[str, ...]:
@@ -49,6 +52,13 @@ class PolytaskSuite(Suite):
             # the same tasks and variations (they follow from task and split alone), fewer of them
             bench = Benchmark(f"{bench.name}[{','.join(tasks)}]", tuple(tasks), tuple(tasks), bench.variations_per_task)
         num_envs = num_worlds or len(bench.tasks(split)) * self.config.worlds_per_task
+        if self.config.simulation_actors:
+            from envs.ray_vector import RayVectorEnv  # Ray is optional: imported only when asked for
+
+            kwargs = self._env_kwargs()
+            threads = kwargs.pop("num_threads", 1)
+            actors = min(self.config.simulation_actors, num_envs)  # no actor without a world
+            return RayVectorEnv(bench, split, num_envs, num_actors=actors, threads_per_actor=threads, one_hot=one_hot, **kwargs)
         vector_class = BatchedVectorEnv if self.batched else BenchmarkVectorEnv
         return vector_class(bench, split, num_envs, one_hot=one_hot, **self._env_kwargs())
 

@@ -48,7 +48,10 @@ class EnvConfig:
     batched: bool | None = None
     """Step the worlds in batch (polytask's batched simulator); None: the suite's default (polytask: yes)."""
     physics_threads: int | None = None
-    """Threads of the batched simulator; None: every core this process may use."""
+    """Threads of the batched simulator (of each simulation actor); None: every core this process may use (one per actor)."""
+    simulation_actors: int = 0
+    """Ray actors that each simulate a share of the training worlds (needs polytask[sweep]; joins RAY_ADDRESS
+    when set); 0: simulate in this process."""
     goal_observable: bool | None = None
     """Show the goal in the observation; None: the benchmark's default (MT: shown, ML: hidden)."""
     eval_split: Literal["train", "test"] = "test"
@@ -64,6 +67,8 @@ class EnvConfig:
                              f"{self.worlds_per_task} and {self.eval_episodes_per_task}")
         if not 1 <= self.eval_max_steps <= MAX_EPISODE_STEPS:
             raise ValueError(f"env.eval_max_steps must lie in [1, {MAX_EPISODE_STEPS}], got {self.eval_max_steps}")
+        if self.simulation_actors < 0:
+            raise ValueError(f"env.simulation_actors must be >= 0, got {self.simulation_actors}")
         if self.physics_threads is not None and self.physics_threads < 1:
             raise ValueError(f"env.physics_threads must be >= 1 or None, got {self.physics_threads}")
 

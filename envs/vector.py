@@ -221,12 +221,20 @@ class BenchmarkVectorEnv(gym.vector.SyncVectorEnv):
         return [env.unwrapped.task for env in self.envs]
 
 
-def assign_worlds(benchmark: Benchmark, split: str, num_envs: int | None) -> list[str]:
-    """The task each world starts on: round robin over the split's tasks.
+def assign_worlds(benchmark: Benchmark, split: str, num_envs: int | None, world_tasks: Sequence[str] | None = None) -> list[str]:
+    """The task each world starts on: round robin over the split's tasks, or ``world_tasks``.
 
     ``num_envs`` None or 1 means one world per task; otherwise it must cover every task.
+    ``world_tasks`` names each world's task instead (a share of a larger vector env's
+    worlds, which need not cover every task); ``num_envs`` is then None or its length.
     """
     tasks = benchmark.tasks(split)
+    if world_tasks is not None:
+        unknown = sorted(set(world_tasks) - set(tasks))
+        if unknown or not world_tasks or num_envs not in (None, len(world_tasks)):
+            raise ValueError(f"world_tasks must name one or more of {benchmark.name} {split}'s tasks {list(tasks)} "
+                             f"(num_envs None or their number), got {list(world_tasks)!r} and num_envs={num_envs!r}")
+        return list(world_tasks)
     num_envs = len(tasks) if num_envs in (None, 1) else num_envs
     if not isinstance(num_envs, (int, np.integer)) or num_envs < len(tasks):
         raise ValueError(f"{benchmark.name} {split} has {len(tasks)} tasks: num_envs must be 1 (one world per task) or >= {len(tasks)}, got {num_envs!r}")
