@@ -87,8 +87,8 @@ class MTSACConfig:
 #: Single-task SAC on reach with stable-baselines3's settings that solve it (``agents.sb3.REACH_SAC``:
 #: small networks, gamma 0.95, lr 1e-3, tau 0.01, two updates per env step, a short warmup).
 #: The earlier settings (2 x 256, gamma 0.99, lr 3e-4, one update per step) had reached only 0.4
-#: test success after 30k steps (``python benchmarks/sac_learning.py --steps 30000``, seed 0). Seed 1
-#: (``python benchmarks/sac_learning.py --steps 50000 --eval-every 10000 --seeds 1``, docs/sac_reach.png):
+#: test success after 30k steps (seed 0). Seed 1 (``python -m launch train mt1-reach-sac --run.seed 1``,
+#: docs/sac_reach.png):
 #: test success 0.35 / 0.85 / 0.95 / 0.9 / 0.95 after 10k / 20k / 30k / 40k / 50k env steps, 8.7 min
 #: of training on one thread, the other core busy with another run; on the version with the batched
 #: collector and variation indices, 0.0 / 0.3 / 0.75 / 0.65 / 0.85 (one seed: change or noise is unsettled).

@@ -80,7 +80,9 @@ def measure(worlds: int, configs: dict, steps: int, repeats: int) -> dict[str, f
 def main(argv=None) -> None:
     args = parse_args(argv)
     ray = import_ray()
-    ray.init(address="local", include_dashboard=False, logging_level="error", log_to_driver=False)
+    # the configurations' actors (1 + 2) live side by side and take turns, so Ray is told of
+    # three CPUs whatever the cores: a logical count, it only lets them all be scheduled
+    ray.init(address="local", num_cpus=3, include_dashboard=False, logging_level="error", log_to_driver=False)
     configs = configurations(args.threads)
     print(f"MT10 collection with random actions, env-steps/s (best of {args.repeats} x {args.steps} vector steps; "
           f"{default_threads()} cores; ratio: against in-process on 1 thread)")

@@ -36,6 +36,8 @@ from envs.vector import WORLD_OPTIONS, assign_worlds, pop_reset_mask, split_worl
 
 __all__ = ["RayVectorEnv", "import_ray", "shares"]
 
+#: how long actors may take to start (imports, building their worlds) before their CPUs count as unavailable
+ACTOR_START_SECONDS = 120
 RAY_MISSING = "simulation actors run on Ray, an optional extra: pip install 'polytask[sweep]'"
 
 
@@ -118,6 +120,17 @@ class RayVectorEnv(gym.vector.VectorEnv):
         actor = ray.remote(num_cpus=threads_per_actor)(_Share)
         kwargs = dict(env_kwargs, one_hot=one_hot, num_threads=threads_per_actor)
         self._actors = [actor.remote(bench, split, self.world_tasks[share], kwargs) for share in self._shares]
+        self._closed_actors = False
+        # CPUs that other work holds (a sweep's trials, another env's actors) leave actors pending
+        # for good: fail with what is missing rather than wait forever at the first step
+        ready, _ = ray.wait([a.__ray_ready__.remote() for a in self._actors], num_returns=len(self._actors), timeout=ACTOR_START_SECONDS)
+        self._started = len(ready) == len(self._actors)
+        if not self._started:
+            free = ray.available_resources().get("CPU", 0)
+            self.close_extras()
+            raise ValueError(f"{len(self._actors) - len(ready)} of {num_actors} simulation actors were not started within "
+                             f"{ACTOR_START_SECONDS} s: they need {num_actors * threads_per_actor} CPUs and the Ray cluster has "
+                             f"{free:g} of {cpus:g} free; ask for fewer actors or threads")
         self.render_mode = env_kwargs.get("render_mode")
         # the spaces are the in-process simulator's; a one-world env on this side gives them
         local = BatchedVectorEnv(bench, split, world_tasks=self.world_tasks[:1], num_threads=1, one_hot=one_hot, **env_kwargs)
@@ -125,7 +138,6 @@ class RayVectorEnv(gym.vector.VectorEnv):
         local.close()
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
-        self._closed_actors = False
         #: the observations last returned (a partial reset returns the untouched worlds' again); None before the first reset
         self._obs: np.ndarray | None = None
 
@@ -196,7 +208,8 @@ class RayVectorEnv(gym.vector.VectorEnv):
             return
         self._closed_actors = True
         try:
-            self._gather([actor.close.remote() for actor in self._actors])
+            # the worlds' own close (renderers, thread pools); an actor that never started is just killed
+            self._ray.wait([actor.close.remote() for actor in self._actors], num_returns=len(self._actors), timeout=30 if self._started else 0)
         finally:
             for actor in self._actors:
                 self._ray.kill(actor)

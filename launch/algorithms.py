@@ -216,7 +216,7 @@ register_preset(Preset("mt1-reach-sac", "mtsac", "single-task SAC on reach (MT1)
 #: Reach's settings with four worlds of push per update step: a vector step collects four
 #: transitions for the same two updates, so the budget buys four times the env steps per second
 #: and more varied data (one world: at most 0.2 success in 100k env steps; README, "Push").
-#: Measured (``python benchmarks/sac_learning.py --preset mt1-push-sac --steps 600000 --seeds 1``,
+#: Measured (seed 1, 600k env steps, the run ``python -m launch train mt1-push-sac --run.seed 1 --run.budget 600000`` repeats;
 #: one thread, the other core busy): test success 0.6 at 300k env steps, 0.85 at 325k, 1.0 at
 #: 400k (18.9 min of training); evaluations every 25k between 325k and 600k ranged 0.65-1.0.
 register_preset(Preset("mt1-push-sac", "mtsac", "single-task SAC on push (MT1): reach's settings, four worlds, 400k env steps",

@@ -121,7 +121,9 @@ def group_methods(runs: list[Run], by: tuple[str, ...]) -> dict[str, list[Run]]:
         unknown = [f for f in by if f not in known]
         if unknown:
             raise UsageError(f"compare --by: {label} runs have no field {', '.join(unknown)}; fields: {', '.join(sorted(known))}")
-        keys = list(by) or sorted(k for k in known if len({run.fields.get(k) for run in members}) > 1)
+        # a field only some runs have, at one value among them, is one a later version added (its
+        # default): it does not split runs written before it existed from those written after
+        keys = list(by) or sorted(k for k in known if len({run.fields[k] for run in members if k in run.fields}) > 1)
         for run in members:
             name = label + "".join(f" {key.split('.', 1)[-1]}={json.loads(run.fields[key])}" for key in keys if key in run.fields)
             methods.setdefault(name, []).append(run)

@@ -91,6 +91,17 @@ def test_runs_of_one_label_split_by_the_fields_that_differ(tmp_path):
     assert set(result["methods"]) == {"mtsac benchmark=MT10"} and result["methods"]["mtsac benchmark=MT10"]["runs"] == 10
 
 
+def test_a_field_that_only_later_runs_have_does_not_split_a_method(tmp_path):
+    """A sweep's later trials, written by a version with one more config field (at its default)."""
+    write_runs(tmp_path, label_field="mtsac")
+    for run in sorted(tmp_path.iterdir())[::2]:
+        record = yaml.safe_load((run / "config.yaml").read_text())
+        record["env_config"]["simulation_actors"] = 0
+        (run / "config.yaml").write_text(yaml.safe_dump(record))
+    result, _ = compare(CompareArgs(runs=(tmp_path,), reps=50))
+    assert {name: method["runs"] for name, method in result["methods"].items()} == {"mtsac surgery=pcgrad": 5, "mtsac surgery=mtsac": 5}
+
+
 def test_methods_on_different_tasks_are_scored_on_their_own_and_not_paired(tmp_path):
     write_runs(tmp_path, {"mt10-pcgrad": SCORES["mt10-pcgrad"]})
     write_runs(tmp_path, {"mt1-reach-sac": SCORES["mt10-mtsac"][:, :1]})

@@ -159,8 +159,8 @@ def test_bad_configs_raise_clear_errors():
 @pytest.mark.slow
 def test_single_task_sac_learns_reach():
     """``agents.mtsac.REACH`` (stable-baselines3's reach settings) for ``REACH_STEPS`` (50k) env steps,
-    seed 1, one thread. Measured with the same config and seed (``python benchmarks/sac_learning.py
-    --steps 50000 --eval-every 10000 --seeds 1``, which evaluates without touching the training state):
+    seed 1, one thread. Measured with the same config and seed (``python -m launch train mt1-reach-sac --run.seed 1``, which
+    evaluates every 10k env steps without touching the training state):
     test success 0.0 / 0.3 / 0.75 / 0.65 / 0.85 at 10k ... 50k (the version before the batched collector
     and variation indices: 0.35 / 0.85 / 0.95 / 0.9 / 0.95). Asserted: the best of the 30k, 40k and 50k
     evaluations reaches 0.8, as single evaluations of 20 episodes swing by 0.1-0.2 between neighbours."""
@@ -187,58 +187,3 @@ def test_single_task_sac_learns_push():
             agent.step()
         best = max(best, agent.evaluate().mean("success_rate"))
     assert best >= 0.8
-
-
-def test_learning_curve_benchmark_runs_surgeries_and_seeds(tmp_path, capsys):
-    """A smoke run of benchmarks/sac_learning.py: its preset flags, the summary and the files it writes."""
-    import json
-
-    from benchmarks import sac_learning
-
-    png, data = tmp_path / "curve.png", tmp_path / "curve.json"
-    sac_learning.main(["--preset", "mt1-push-sac", "--surgery", "none", "pcgrad", "--seeds", "0", "3", "--steps", "80",
-                       "--eval-every", "40", "--eval-episodes", "1", "--hidden", "16", "--out", str(png), "--json", str(data)])
-    result = json.loads(data.read_text())
-    assert png.stat().st_size > 0
-    assert result["config"]["task"] == "push" and result["config"]["hidden_sizes"] == [16]
-    assert [(c["surgery"], c["seed"], c["steps"]) for c in result["curves"]] == [
-        ("none", 0, [40, 80]), ("none", 3, [40, 80]), ("pcgrad", 0, [40, 80]), ("pcgrad", 3, [40, 80])]
-    assert all(list(c["per_task"]) == ["push"] for c in result["curves"])
-    out = capsys.readouterr().out
-    assert "final mean" in out and "late mean" in out
-
-
-def test_learning_curve_benchmark_merges_runs_from_json(tmp_path, capsys):
-    """``--from-json`` summarizes runs saved by separate invocations as one set, and refuses mixed configs."""
-    import json
-
-    from benchmarks import sac_learning
-
-    def curve(surgery, seed, success):
-        return {"surgery": surgery, "seed": seed, "steps": [10, 20], "success": success, "train_seconds": 60.0,
-                "per_task": {"reach": success[-1], "push": 0.0}}
-
-    config = {"benchmark": "MT10", "task": None, "hidden_sizes": [64, 64]}
-    first, second, mixed = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
-    first.write_text(json.dumps({"preset": "mt10-pcgrad", "config": config,
-                                 "curves": [curve("none", 0, [0.1, 0.2]), curve("pcgrad", 0, [0.1, 0.4])]}))
-    second.write_text(json.dumps({"preset": "mt10-pcgrad", "config": config,
-                                  "curves": [curve("none", 1, [0.0, 0.4]), curve("pcgrad", 1, [0.2, 0.2])]}))
-    merged = tmp_path / "merged.json"
-    sac_learning.main(["--from-json", str(second), str(first), "--out", str(tmp_path / "m.png"), "--json", str(merged)])
-    runs = json.loads(merged.read_text())["curves"]
-    assert [(c["surgery"], c["seed"]) for c in runs] == [("none", 0), ("none", 1), ("pcgrad", 0), ("pcgrad", 1)]
-    out = capsys.readouterr().out
-    assert "    none     2      0.300" in out and "  pcgrad     2      0.300" in out
-    mixed.write_text(json.dumps({"preset": "mt10-pcgrad", "config": {**config, "hidden_sizes": [32]}, "curves": []}))
-    with pytest.raises(SystemExit, match="hidden_sizes"):
-        sac_learning.main(["--from-json", str(first), str(mixed), "--out", str(tmp_path / "x.png")])
-    with pytest.raises(SystemExit, match="appears twice"):
-        sac_learning.main(["--from-json", str(first), str(first), "--out", str(tmp_path / "x.png")])
-
-
-def test_late_success_averages_the_last_three_evaluations():
-    from benchmarks import sac_learning
-
-    assert sac_learning.late_success({"success": [0.0, 0.1, 0.2, 0.6]}) == pytest.approx(0.3)
-    assert sac_learning.late_success({"success": [0.4]}) == pytest.approx(0.4)
