@@ -16,8 +16,9 @@ import envs
 from envs.benchmarks import variation_seeds
 
 TASK_NAMES = list(envs.TASKS)
-#: Meta-World's reach is easy to hit by chance; every other task must not be
-RANDOM_SUCCESS_LIMIT = {"reach": 0.15}
+#: Meta-World's reach is easy to hit by chance, and so is button-press, whose cap faces the hand's
+#: start 10-15 cm away (measured: 4 of 50 random episodes press it 3 cm); every other task must not be
+RANDOM_SUCCESS_LIMIT = {"reach": 0.15, "button-press": 0.1}
 
 
 def rollout(env, policy, variation, steps=envs.MAX_EPISODE_STEPS, stop_on_success=False):

@@ -61,6 +61,7 @@ def _pids_whose_command_has(*words: bytes) -> list[int]:
     return found
 
 
+@pytest.mark.slow  # a local Ray instance and two training processes: about 85 s
 def test_a_sweep_runs_its_trials_resumes_a_killed_one_and_compares_them(tmp_path):
     pytest.importorskip("ray")
     pytest.importorskip("rliable")

@@ -1,8 +1,9 @@
 """button-press-topdown: press a spring-loaded button straight down from above.
 
 The task of Meta-World's ``button-press-topdown`` (Yu et al., 2019), rebuilt
-on the ``button`` piece: a housing on the table with a mushroom button that
-travels ``TRAVEL`` = 5 cm down against a spring.
+on the ``button`` piece and the shared press reward (``envs.tasks._button``):
+a housing on the table with a mushroom button that travels ``TRAVEL`` = 5 cm
+down against a spring.
 
 Reset: the button box at x ∈ [-0.1, 0.1], y ∈ [0.8, 0.9] (Meta-World's
 range); the goal is the cap's top when fully pressed (5 cm below its rest
@@ -21,19 +22,12 @@ import numpy as np
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
-from envs.rewards import closeness, distance, hamacher_product, norm, select
-from envs.tasks._common import CLOSE, GRIPPER, HAND, OBJ1, component, horizontal_distance, info, move
+from envs.tasks._button import TRAVEL, press_evaluate, pressed_position
+from envs.tasks._common import CLOSE, HAND, OBJ1, horizontal_distance, move
 
-#: how far the button travels down to the end of its joint range (button.xml)
-TRAVEL = 0.05
 SUCCESS_DEPTH = 0.024
-#: the press term counts only while the fingertips touch the cap
-PRESS_CONTACT_DISTANCE = 0.03
-
-
-def _initial_terms(init_obs):
-    """The cap's fully pressed height and the initial fingertips-to-cap distance."""
-    return component(init_obs[..., OBJ1], 2) - TRAVEL, norm(init_obs[..., HAND] - init_obs[..., OBJ1])
+#: the cap's fully pressed height (5 cm below its start) and the initial fingertips-to-cap distance
+_initial_terms = pressed_position(axis=2, direction=-1.0)
 
 
 class ButtonPressTopdown(PolytaskEnv):
@@ -54,26 +48,7 @@ class ButtonPressTopdown(PolytaskEnv):
         self.goal = rest_top - np.array([0.0, 0.0, TRAVEL])
 
     def evaluate(self, obs, action):
-        cap = obs[..., OBJ1]
-        pressed_height, hand_to_cap_init = self.from_init(_initial_terms)
-        hand_to_cap = distance(obs[..., HAND], cap)
-        depth_to_goal = abs(component(cap, 2) - pressed_height)
-
-        fingers_closed = 1.0 - component(obs, GRIPPER)
-        near_cap = closeness(hand_to_cap, hand_to_cap_init, 0.01)
-        pressed = closeness(depth_to_goal, TRAVEL, 0.005)
-        touching = hand_to_cap <= PRESS_CONTACT_DISTANCE
-        reward = 5.0 * hamacher_product(fingers_closed, near_cap) + 5.0 * select(touching, pressed, 0.0)
-        success = depth_to_goal <= SUCCESS_DEPTH
-        return reward, info(
-            success,
-            near_object=hand_to_cap <= 0.05,
-            grasp_success=component(obs, GRIPPER) > 0,
-            grasp_reward=near_cap,
-            in_place_reward=pressed,
-            obj_to_target=depth_to_goal,
-            unscaled_reward=reward,
-        )
+        return press_evaluate(obs, self.from_init(_initial_terms), axis=2, success_depth=SUCCESS_DEPTH)
 
     @staticmethod
     def expert(obs):
