@@ -26,6 +26,18 @@ def attach_wall(spec) -> None:
     world.attach(spec, "wall", "wall/", pos=(WALL_CENTER[0], WALL_CENTER[1], 0.0))
 
 
+class BehindAWall:
+    """Mixin before a task class: its world with the wall added, and the object's start range
+    that Meta-World's three wall tasks share (x ∈ [-0.05, 0.05], y ∈ [0.6, 0.65])."""
+
+    OBJ_LOW, OBJ_HIGH = np.array([-0.05, 0.6]), np.array([0.05, 0.65])
+
+    @classmethod
+    def build(cls, spec):
+        super().build(spec)
+        attach_wall(spec)
+
+
 def before_wall(point) -> bool:
     """Whether ``point`` (x, y, ...) is on the robot's side of the wall, not yet past it with clearance."""
     return point[1] < WALL_CENTER[1] + WALL_HALF_THICKNESS + CLEARANCE

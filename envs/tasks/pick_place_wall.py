@@ -18,22 +18,16 @@ import numpy as np
 
 from envs.registry import register_task
 from envs.tasks._common import GOAL, HAND, OBJ1
-from envs.tasks._wall import attach_wall, over_the_wall
+from envs.tasks._wall import BehindAWall, over_the_wall
 from envs.tasks.pick_place import PickPlace
 from envs.tasks.push import grasp_action
 
 
-class PickPlaceWall(PickPlace):
+class PickPlaceWall(BehindAWall, PickPlace):
     name = "pick-place-wall"
     success_description = "puck centre within 7 cm of the goal in the air behind a wall"
-    OBJ_LOW, OBJ_HIGH = np.array([-0.05, 0.6]), np.array([0.05, 0.65])
     GOAL_LOW, GOAL_HIGH = np.array([-0.05, 0.85, 0.05]), np.array([0.05, 0.9, 0.3])
     MIN_START_TO_GOAL = 0.2  # what the ranges give anyway: no redraws
-
-    @classmethod
-    def build(cls, spec):
-        super().build(spec)
-        attach_wall(spec)
 
     @staticmethod
     def expert(obs):

@@ -19,21 +19,15 @@ import numpy as np
 
 from envs.registry import register_task
 from envs.tasks._common import GOAL, HAND, OBJ1
-from envs.tasks._wall import around_the_wall, attach_wall
+from envs.tasks._wall import BehindAWall, around_the_wall
 from envs.tasks.push import Push, grasp_action
 
 
-class PushWall(Push):
+class PushWall(BehindAWall, Push):
     name = "push-wall"
     success_description = "puck centre within 5 cm of the goal, behind a wall, on the table"
-    OBJ_LOW, OBJ_HIGH = np.array([-0.05, 0.6]), np.array([0.05, 0.65])
     GOAL_LOW, GOAL_HIGH = np.array([-0.05, 0.85]), np.array([0.05, 0.9])
     MIN_START_TO_GOAL = 0.2  # what the ranges give anyway: no redraws
-
-    @classmethod
-    def build(cls, spec):
-        super().build(spec)
-        attach_wall(spec)
 
     @staticmethod
     def expert(obs):

@@ -18,20 +18,14 @@ import numpy as np
 
 from envs.registry import register_task
 from envs.tasks._common import GOAL, HAND, OPEN, move
-from envs.tasks._wall import attach_wall, over_the_wall
+from envs.tasks._wall import BehindAWall, over_the_wall
 from envs.tasks.reach import Reach
 
 
-class ReachWall(Reach):
+class ReachWall(BehindAWall, Reach):
     name = "reach-wall"
     success_description = "fingertips within 5 cm of the goal behind a wall"
-    OBJ_LOW, OBJ_HIGH = np.array([-0.05, 0.6]), np.array([0.05, 0.65])
     GOAL_LOW, GOAL_HIGH = np.array([-0.05, 0.85, 0.05]), np.array([0.05, 0.9, 0.3])
-
-    @classmethod
-    def build(cls, spec):
-        super().build(spec)
-        attach_wall(spec)
 
     @staticmethod
     def expert(obs):
