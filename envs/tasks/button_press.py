@@ -39,20 +39,23 @@ class ButtonPress(PolytaskEnv):
     object_sites = ("button/top",)
     success_description = f"button cap within {SUCCESS_DEPTH * 100:.0f} cm of its fully pressed position (y)"
     BOX_LOW, BOX_HIGH = np.array([-0.1, 0.85]), np.array([0.1, 0.9])
+    #: the housing's centre above the table, and the stand's colour and half-width under it (x, z)
+    HOUSING_HEIGHT, STAND_RGBA, STAND_HALF = HOUSING_HEIGHT, (0.15, 0.15, 0.17, 1.0), (0.05, 0.04)
 
     @classmethod
     def build(cls, spec):
-        world.attach(spec, "button", "button/", pos=(0.0, 0.9, HOUSING_HEIGHT), quat=FACING_ROBOT)
+        world.attach(spec, "button", "button/", pos=(0.0, 0.9, cls.HOUSING_HEIGHT), quat=FACING_ROBOT)
         # a stand from the housing down to the table, in the housing's turned frame (its -y is down)
-        stand_half = (HOUSING_HEIGHT - 0.06) / 2
-        spec.body("button/box").add_geom(name="button/stand", type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.05, stand_half, 0.04],
-                                         pos=[0.0, -0.06 - stand_half, 0.04], rgba=[0.15, 0.15, 0.17, 1.0])
+        stand_half = (cls.HOUSING_HEIGHT - 0.06) / 2
+        half_x, half_z = cls.STAND_HALF
+        spec.body("button/box").add_geom(name="button/stand", type=mujoco.mjtGeom.mjGEOM_BOX, size=[half_x, stand_half, half_z],
+                                         pos=[0.0, -0.06 - stand_half, half_z], rgba=list(cls.STAND_RGBA))
 
     def reset_task(self, rng):
         xy = rng.uniform(self.BOX_LOW, self.BOX_HIGH)
-        self.set_body_pos("button/box", [xy[0], xy[1], HOUSING_HEIGHT])
+        self.set_body_pos("button/box", [xy[0], xy[1], self.HOUSING_HEIGHT])
         self.set_joint("button/press", 0.0)
-        self.goal = np.array([xy[0], xy[1] - CAP_REACH + TRAVEL, HOUSING_HEIGHT])
+        self.goal = np.array([xy[0], xy[1] - CAP_REACH + TRAVEL, self.HOUSING_HEIGHT])
 
     def evaluate(self, obs, action):
         return press_evaluate(obs, self.from_init(_initial_terms), axis=1, success_depth=SUCCESS_DEPTH)
