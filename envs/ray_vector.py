@@ -79,6 +79,9 @@ class _Share:
     def tasks_now(self) -> list[str]:
         return self.env.tasks_now
 
+    def spaces(self) -> tuple[gym.Space, gym.Space]:
+        return self.env.single_observation_space, self.env.single_action_space
+
     def render(self):
         return self.env.render()
 
@@ -132,17 +135,12 @@ class RayVectorEnv(gym.vector.VectorEnv):
                              f"{ACTOR_START_SECONDS} s: they need {num_actors * threads_per_actor} CPUs and the Ray cluster has "
                              f"{free:g} of {cpus:g} free; ask for fewer actors or threads")
         self.render_mode = env_kwargs.get("render_mode")
-        # the spaces are the in-process simulator's; a one-world env on this side gives them
-        local = BatchedVectorEnv(bench, split, world_tasks=self.world_tasks[:1], num_threads=1, one_hot=one_hot, **env_kwargs)
-        self.single_observation_space, self.single_action_space = local.single_observation_space, local.single_action_space
-        local.close()
+        # the spaces are the in-process simulator's: the first actor's, rather than a world built here for them
+        self.single_observation_space, self.single_action_space = ray.get(self._actors[0].spaces.remote())
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
         #: the observations last returned (a partial reset returns the untouched worlds' again); None before the first reset
         self._obs: np.ndarray | None = None
-
-    def _gather(self, calls: list) -> list:
-        return self._ray.get(calls)
 
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None):
         """As :meth:`BatchedVectorEnv.reset`: world ``i`` gets seed ``seed + i``; per-world options are split among the actors."""
@@ -161,7 +159,7 @@ class RayVectorEnv(gym.vector.VectorEnv):
             calls.append(actor.reset.remote(seeds[share], share_options))
             reset_shares.append(share)
         infos: dict[str, Any] = {}
-        for share, (share_obs, share_info) in zip(reset_shares, self._gather(calls)):
+        for share, (share_obs, share_info) in zip(reset_shares, self._ray.get(calls)):
             if self._obs is None:
                 self._obs = np.empty((self.num_envs, share_obs.shape[1]), share_obs.dtype)
             self._obs[share] = share_obs
@@ -174,7 +172,7 @@ class RayVectorEnv(gym.vector.VectorEnv):
             raise ValueError(f"actions must have shape ({self.num_envs}, {self.single_action_space.shape[0]}), got {actions.shape}")
         if self._obs is None:
             raise RuntimeError("call reset() before step()")
-        results = self._gather([actor.step.remote(actions[share]) for actor, share in zip(self._actors, self._shares)])
+        results = self._ray.get([actor.step.remote(actions[share]) for actor, share in zip(self._actors, self._shares)])
         obs, rewards, terminations, truncations = (np.concatenate([r[k] for r in results]) for k in range(4))
         self._obs = obs
         infos: dict[str, Any] = {}
@@ -184,7 +182,7 @@ class RayVectorEnv(gym.vector.VectorEnv):
 
     def get_state(self) -> dict[str, Any]:
         """The snapshot of :meth:`BatchedVectorEnv.get_state` (the actors' shares joined in world order)."""
-        states = self._gather([actor.get_state.remote() for actor in self._actors])
+        states = self._ray.get([actor.get_state.remote() for actor in self._actors])
         return {"worlds": [w for state in states for w in state["worlds"]],
                 **{key: np.concatenate([state[key] for state in states]) for key in ("autoreset", "terminations", "truncations")}}
 
@@ -193,15 +191,15 @@ class RayVectorEnv(gym.vector.VectorEnv):
             raise ValueError(f"snapshot holds {len(state['worlds'])} worlds, this vector env has {self.num_envs}")
         parts = [{"worlds": state["worlds"][share], **{key: np.asarray(state[key])[share] for key in ("autoreset", "terminations", "truncations")}}
                  for share in self._shares]
-        self._obs = np.concatenate(self._gather([actor.set_state.remote(part) for actor, part in zip(self._actors, parts)]))
+        self._obs = np.concatenate(self._ray.get([actor.set_state.remote(part) for actor, part in zip(self._actors, parts)]))
         return self._obs.copy()
 
     @property
     def tasks_now(self) -> list[str]:
-        return [task for tasks in self._gather([actor.tasks_now.remote() for actor in self._actors]) for task in tasks]
+        return [task for tasks in self._ray.get([actor.tasks_now.remote() for actor in self._actors]) for task in tasks]
 
     def render(self):
-        return tuple(frame for frames in self._gather([actor.render.remote() for actor in self._actors]) for frame in frames)
+        return tuple(frame for frames in self._ray.get([actor.render.remote() for actor in self._actors]) for frame in frames)
 
     def close_extras(self, **kwargs: Any) -> None:
         if self._closed_actors:
