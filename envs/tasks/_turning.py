@@ -1,15 +1,17 @@
-"""What the tasks that turn something about a vertical axis share (faucet, dial).
+"""What the tasks that turn an arm about a fixed axis share (faucet, dial, door lock).
 
-Each has an arm (the faucet's handle, the dial's ridge) that points towards the
-robot (-y) at rest and turns about z; obs[4:7] is a point on it at radius
-``length`` from the axis, obs[7:11] its orientation. The goal is that point
-after a quarter turn. The reward (Meta-World v2's faucet shape, our code):
-4 · a long-tail tolerance of the fingertips' distance to the point plus 6 ·
-one of the point's distance to the goal, 10 on success. The expert pushes the
-arm's side along its arc with the fingers closed.
+Each has an arm (the faucet's handle, the dial's ridge, the lock's lever) on a
+hinge; obs[4:7] is a point on it at radius ``length`` from the axis, obs[7:11]
+its orientation. The goal is that point after a quarter turn. The reward
+(Meta-World v2's faucet shape, our code): 4 · a long-tail tolerance of the
+fingertips' distance to the point plus 6 · one of the point's distance to the
+goal, 10 on success. The expert pushes the arm's side along its arc with the
+fingers closed.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,19 +24,32 @@ from envs.tasks._common import CLOSE, GOAL, HAND, OBJ1, QUAT1, horizontal_distan
 ARC_LEAD, PRESS_IN = 0.04, 0.01
 
 
-def turn_angle(quat: np.ndarray) -> np.ndarray:
-    """The turn about z, counter-clockwise seen from above, from a (w, x, y, z) quaternion."""
-    return 2.0 * np.arctan2(quat[..., 3], quat[..., 0])
+class Hinge(NamedTuple):
+    """An arm turning about the unit vector ``axis`` (right-handed), pointing along ``rest`` at angle 0."""
+
+    axis: np.ndarray
+    rest: np.ndarray
+
+    def angle(self, quat: np.ndarray) -> np.ndarray:
+        """The turn from rest of an arm whose (w, x, y, z) orientation is ``quat``."""
+        return 2.0 * np.arctan2(quat[..., 1:4] @ self.axis, quat[..., 0])
+
+    def radial(self, angle) -> np.ndarray:
+        """The unit vector from the axis along the arm turned by ``angle``."""
+        return self.rest * np.cos(angle) + np.cross(self.axis, self.rest) * np.sin(angle)
+
+    def tangent(self, angle) -> np.ndarray:
+        """The direction the arm's points move in as ``angle`` grows."""
+        return np.cross(self.axis, self.radial(angle))
 
 
-def pointing(angle) -> np.ndarray:
-    """The unit vector (x, y, 0) of an arm turned ``angle`` from pointing at the robot (-y)."""
-    return np.array([np.sin(angle), -np.cos(angle), 0.0])
+#: about z, pointing at the robot at rest: positive turns are counter-clockwise seen from above
+VERTICAL = Hinge(np.array([0.0, 0.0, 1.0]), np.array([0.0, -1.0, 0.0]))
 
 
-def quarter_turn_goal(axis, length: float, direction: float) -> np.ndarray:
-    """The arm's point after a quarter turn (``direction`` +1 counter-clockwise, -1 clockwise)."""
-    return np.asarray(axis, dtype=np.float64) + length * pointing(direction * np.pi / 2)
+def turned_point(center, length: float, angle: float, hinge: Hinge = VERTICAL) -> np.ndarray:
+    """Where the arm's point lies when turned by ``angle`` about ``center``."""
+    return np.asarray(center, dtype=np.float64) + length * hinge.radial(angle)
 
 
 def turning_initial_terms(init_obs):
@@ -64,29 +79,27 @@ def turning_evaluate(obs, initial_terms, success_distance: float):
     )
 
 
-def turning_expert(obs, length: float, direction: float, push_radius: float, standoff: float, below: float):
-    """Push the arm round by a quarter turn in ``direction`` (+1 counter-clockwise).
+def turning_expert(obs, length: float, final: float, push_radius: float, standoff: float, below: float = 0.0,
+                   hinge: Hinge = VERTICAL):
+    """Push the arm round to the angle ``final``.
 
     The fingertips go to the arm's trailing side at ``push_radius`` from the axis,
-    ``standoff`` off its centre line and ``below`` under the observed point's height
-    (coming down from above), then push towards where that contact point would be a
-    little further along the arc.
+    ``standoff`` off its centre line and ``below`` under it (coming down from above),
+    then push towards where that contact point would be a little further along the arc.
     """
     hand, point = obs[HAND], obs[OBJ1]
-    angle = turn_angle(obs[QUAT1])
-    axis = point - length * pointing(angle)
+    angle = hinge.angle(obs[QUAT1])
+    direction = 1.0 if final > angle else -1.0
+    center = point - length * hinge.radial(angle)
 
     def contact(at, off=standoff):
-        tangent = direction * np.array([np.cos(at), np.sin(at), 0.0])
-        return axis + push_radius * pointing(at) - off * tangent - np.array([0.0, 0.0, below])
+        return center + push_radius * hinge.radial(at) - off * direction * hinge.tangent(at) - np.array([0.0, 0.0, below])
 
     here = contact(angle)
     if horizontal_distance(hand, here) < 0.02 and abs(hand[2] - here[2]) < 0.015:
-        final = direction * np.pi / 2
         ahead = angle + direction * ARC_LEAD / push_radius
         ahead = min(ahead, final + 0.1) if direction > 0 else max(ahead, final - 0.1)
         return move(hand, contact(ahead, standoff - PRESS_IN), CLOSE)
     if horizontal_distance(hand, here) < 0.015:
         return move(hand, here, CLOSE)
     return move(hand, here + np.array([0.0, 0.0, 0.06]), CLOSE)
-

@@ -22,7 +22,7 @@ import numpy as np
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
-from envs.tasks._turning import quarter_turn_goal, turning_evaluate, turning_expert, turning_initial_terms
+from envs.tasks._turning import turned_point, turning_evaluate, turning_expert, turning_initial_terms
 
 #: axis-to-pointer radius and the pointer's height above the table (dial.xml)
 POINTER_RADIUS, POINTER_HEIGHT = 0.05, 0.066
@@ -44,7 +44,7 @@ class DialTurn(PolytaskEnv):
         xy = rng.uniform(self.BASE_LOW, self.BASE_HIGH)
         self.set_body_pos("dial/base", [xy[0], xy[1], 0.0])
         self.set_joint("dial/turn", 0.0)
-        self.goal = quarter_turn_goal([xy[0], xy[1], POINTER_HEIGHT], POINTER_RADIUS, CLOCKWISE)
+        self.goal = turned_point([xy[0], xy[1], POINTER_HEIGHT], POINTER_RADIUS, CLOCKWISE * np.pi / 2)
 
     def evaluate(self, obs, action):
         return turning_evaluate(obs, self.from_init(turning_initial_terms), SUCCESS_DISTANCE)
@@ -52,7 +52,7 @@ class DialTurn(PolytaskEnv):
     @staticmethod
     def expert(obs):
         # push the ridge's side 3.5 cm out from the axis, the pads above the disc (the ridge is 3 cm wide)
-        return turning_expert(obs, POINTER_RADIUS, CLOCKWISE, push_radius=0.035, standoff=0.038, below=0.021)
+        return turning_expert(obs, POINTER_RADIUS, CLOCKWISE * np.pi / 2, push_radius=0.035, standoff=0.038, below=0.021)
 
 
 register_task(DialTurn)

@@ -20,7 +20,7 @@ import numpy as np
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
-from envs.tasks._turning import quarter_turn_goal, turning_evaluate, turning_expert, turning_initial_terms
+from envs.tasks._turning import turned_point, turning_evaluate, turning_expert, turning_initial_terms
 
 #: axis-to-end length of the handle and the head's height (faucet.xml)
 HANDLE_LENGTH, HEAD_HEIGHT = 0.175, 0.124
@@ -43,7 +43,7 @@ class FaucetOpen(PolytaskEnv):
         xy = rng.uniform(self.BASE_LOW, self.BASE_HIGH)
         self.set_body_pos("faucet/base", [xy[0], xy[1], 0.0])
         self.set_joint("faucet/turn", 0.0)
-        self.goal = quarter_turn_goal([xy[0], xy[1], HEAD_HEIGHT], HANDLE_LENGTH, self.DIRECTION)
+        self.goal = turned_point([xy[0], xy[1], HEAD_HEIGHT], HANDLE_LENGTH, self.DIRECTION * np.pi / 2)
 
     def evaluate(self, obs, action):
         return turning_evaluate(obs, self.from_init(turning_initial_terms), SUCCESS_DISTANCE)
@@ -51,7 +51,7 @@ class FaucetOpen(PolytaskEnv):
     @classmethod
     def expert(cls, obs):
         # push the handle's side 2 cm in from its end, the pads straddling its height
-        return turning_expert(obs, HANDLE_LENGTH, cls.DIRECTION, push_radius=HANDLE_LENGTH - 0.02, standoff=0.04, below=0.02)
+        return turning_expert(obs, HANDLE_LENGTH, cls.DIRECTION * np.pi / 2, push_radius=HANDLE_LENGTH - 0.02, standoff=0.04, below=0.02)
 
 
 register_task(FaucetOpen)

@@ -85,6 +85,15 @@ def draw_goal_apart(rng, start, low, high, min_distance: float) -> np.ndarray:
     return goal
 
 
+def draw_apart(rng, obj_low, obj_high, goal_low, goal_high, min_distance: float) -> tuple[np.ndarray, np.ndarray]:
+    """An object start and a goal drawn together, both redrawn until their x, y lie ``min_distance``
+    or more apart (Meta-World's redraw): for ranges where some starts admit no goal that far."""
+    while True:
+        start, goal = rng.uniform(obj_low, obj_high), rng.uniform(goal_low, goal_high)
+        if np.linalg.norm(goal[:2] - start[:2]) >= min_distance:
+            return start, goal
+
+
 def grasp_action(obs, carry_target_of):
     """Scripted grasp of the object at obs[4:7]; then move as ``carry_target_of(obs)`` says.
 
