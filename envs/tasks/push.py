@@ -94,27 +94,29 @@ def draw_apart(rng, obj_low, obj_high, goal_low, goal_high, min_distance: float)
             return start, goal
 
 
-def grasp_action(obs, carry_target_of):
+def grasp_action(obs, carry_target_of, opening: float = OPEN):
     """Scripted grasp of the object at obs[4:7]; then move as ``carry_target_of(obs)`` says.
 
     Phases, decided from positions alone: away from the object -> hover above
     it, open; above it -> descend, open; down at it -> close; closed on it ->
     go to the hand target that ``carry_target_of`` returns. Fingers closed on
     nothing (the object slipped) open again where they are, and the phases
-    start over.
+    start over. ``opening`` is the grip action while open: less than fully
+    open (above -1) where the open fingers must fit somewhere narrow, such as a hole;
+    it must leave the opening above ``HOLDING_OPENING``.
     """
     hand, obj = obs[HAND], obs[OBJ1]
     if obs[GRIPPER] < EMPTY_OPENING:
-        return move(hand, hand, OPEN)
+        return move(hand, hand, opening)
     grasp_point = obj + np.array([0.0, 0.0, -0.005])
     aligned = horizontal_distance(hand, obj) <= 0.012
     down = abs(hand[2] - grasp_point[2]) <= 0.01
     if not aligned:
         # approach from above so the fingers never knock the object over
         hover_height = max(obj[2] + 0.06, hand[2]) if horizontal_distance(hand, obj) > 0.04 else hand[2]
-        return move(hand, [obj[0], obj[1], hover_height], OPEN)
+        return move(hand, [obj[0], obj[1], hover_height], opening)
     if not down and obs[GRIPPER] > HOLDING_OPENING:
-        return move(hand, grasp_point, OPEN)
+        return move(hand, grasp_point, opening)
     if obs[GRIPPER] > HOLDING_OPENING:
         return move(hand, grasp_point, CLOSE)
     return move(hand, carry_target_of(obs), CLOSE)

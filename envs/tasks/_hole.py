@@ -1,0 +1,30 @@
+"""What the hole tasks share: the board with a hole, and carrying an object over its rim.
+
+Meta-World's hand-insert and pick-out-of-hole use a table with a hole in it;
+ours is a 5 cm board with an 11 cm square hole (``board_with_hole`` piece),
+standing on the shared table. A held object crosses the rim only above it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from envs.tasks._common import GOAL, HAND, OBJ1, horizontal_distance
+
+BOARD_TOP = 0.05
+#: a held object's centre crosses the rim at least this high
+CLEAR_HEIGHT = BOARD_TOP + 0.045
+
+
+def carry_over_the_rim(obs) -> np.ndarray:
+    """The hand target that takes a held object to the goal without dragging it across the rim:
+    straight up to ``CLEAR_HEIGHT`` first where it is low, across at or above that height, then
+    (over the goal) straight to it."""
+    hand, obj, goal = obs[HAND], obs[OBJ1], obs[GOAL]
+    if horizontal_distance(obj, goal) <= 0.01:
+        target = goal
+    elif obj[2] < CLEAR_HEIGHT - 0.01:
+        target = np.array([obj[0], obj[1], CLEAR_HEIGHT + 0.01])
+    else:
+        target = np.array([goal[0], goal[1], max(CLEAR_HEIGHT, goal[2])])
+    return hand + (target - obj)
