@@ -94,7 +94,7 @@ def draw_apart(rng, obj_low, obj_high, goal_low, goal_high, min_distance: float)
             return start, goal
 
 
-def grasp_action(obs, carry_target_of, opening: float = OPEN):
+def grasp_action(obs, carry_target_of, opening: float = OPEN, holding: float = HOLDING_OPENING):
     """Scripted grasp of the object at obs[4:7]; then move as ``carry_target_of(obs)`` says.
 
     Phases, decided from positions alone: away from the object -> hover above
@@ -103,7 +103,10 @@ def grasp_action(obs, carry_target_of, opening: float = OPEN):
     nothing (the object slipped) open again where they are, and the phases
     start over. ``opening`` is the grip action while open: less than fully
     open (above -1) where the open fingers must fit somewhere narrow, such as a hole;
-    it must leave the opening above ``HOLDING_OPENING``.
+    it must leave the opening above ``holding``, the opening below which the
+    fingers hold the object: ``HOLDING_OPENING`` suits objects about 4 cm
+    across; a thinner one needs less, or the carry starts while the fingers
+    are still closing on it.
     """
     hand, obj = obs[HAND], obs[OBJ1]
     if obs[GRIPPER] < EMPTY_OPENING:
@@ -115,9 +118,9 @@ def grasp_action(obs, carry_target_of, opening: float = OPEN):
         # approach from above so the fingers never knock the object over
         hover_height = max(obj[2] + 0.06, hand[2]) if horizontal_distance(hand, obj) > 0.04 else hand[2]
         return move(hand, [obj[0], obj[1], hover_height], opening)
-    if not down and obs[GRIPPER] > HOLDING_OPENING:
+    if not down and obs[GRIPPER] > holding:
         return move(hand, grasp_point, opening)
-    if obs[GRIPPER] > HOLDING_OPENING:
+    if obs[GRIPPER] > holding:
         return move(hand, grasp_point, CLOSE)
     return move(hand, carry_target_of(obs), CLOSE)
 
