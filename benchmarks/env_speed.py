@@ -6,14 +6,14 @@ Prints three tables:
     ``metaworld`` is installed, Meta-World's same-named v3 task made through
     its documented API (``gymnasium.make("Meta-World/MT1", env_name=...)``),
     with the ratio (target: ours >= 5x);
-(b) MT10 (the MT10 tasks registered here): our single env, our
+(b) MT10, or MT50 with ``--benchmark MT50`` (its tasks registered here): our single env, our
     ``BenchmarkVectorEnv`` (sync), our ``BatchedVectorEnv`` at 10 and at the
     largest world count, the raw ``mj_step(nstep=5)`` bound of the same models
     (threaded, and through ``mujoco.rollout``; the same random controls, no
     observation, no reward), and
-    Meta-World's MT10 synchronous vector env (targets: batched >= 10x
-    Meta-World; batched cost per step <= 1.3x raw at 500 worlds);
-(c) batched MT10 over worlds x threads, with the raw bound at each point.
+    Meta-World's synchronous vector env of the same benchmark (targets:
+    batched >= 10x Meta-World; batched cost per step <= 1.3x raw at 500 worlds);
+(c) the batched benchmark over worlds x threads, with the raw bound at each point.
 
 Each number is the best of several timed runs (5, or 2 with ``--quick``);
 the entries compared in one table are timed in turns, and CPU time per env
@@ -42,7 +42,7 @@ from mujoco import rollout
 import envs
 from envs.base import FRAME_SKIP
 from envs.batched import BatchedVectorEnv, default_threads
-from envs.benchmarks import MT10_TASKS, Benchmark
+from envs.benchmarks import Benchmark, get_benchmark
 from envs.vector import BenchmarkVectorEnv
 
 
@@ -240,15 +240,15 @@ def per_task_table(args, rng) -> None:
     table("(a) single env, env-steps/s (target: ours/Meta-World >= 5)", ["task", "ours", "Meta-World v3", "ratio"], rows)
 
 
-def mt10_tasks() -> tuple[str, ...]:
-    tasks = tuple(t for t in MT10_TASKS if t in envs.TASKS)
+def registered_tasks(name: str) -> tuple[str, ...]:
+    tasks = tuple(t for t in get_benchmark(name).train_tasks if t in envs.TASKS)
     if not tasks:
-        raise SystemExit("none of the MT10 tasks is registered")
+        raise SystemExit(f"none of the {name} tasks is registered")
     return tasks
 
 
-def mt10_table(args, rng, tasks) -> None:
-    bench = Benchmark("MT10-registered", tasks, tasks)
+def benchmark_table(args, rng, tasks) -> None:
+    bench = Benchmark(f"{args.benchmark}-registered", tasks, tasks)
     threads, n = default_threads(), len(tasks)
     singles = [envs.get_task(t)() for t in tasks]
     for env in singles:
@@ -278,9 +278,9 @@ def mt10_table(args, rng, tasks) -> None:
         import gymnasium as gym
 
         with quiet():
-            mw = gym.make_vec("Meta-World/MT10", vector_strategy="sync", seed=0)
+            mw = gym.make_vec(f"Meta-World/{args.benchmark}", vector_strategy="sync", seed=0)
             mw.reset(seed=0)
-        timed[("Meta-World: MT10 SyncVectorEnv", mw.num_envs, 1)] = Timed(vector_stepper(mw, action_table(rng, mw.num_envs)), mw.num_envs, args.vector_calls)
+        timed[(f"Meta-World: {args.benchmark} SyncVectorEnv", mw.num_envs, 1)] = Timed(vector_stepper(mw, action_table(rng, mw.num_envs)), mw.num_envs, args.vector_calls)
     with quiet():
         rates = measure(timed, args.repeats)
     for close in closers:
@@ -291,11 +291,11 @@ def mt10_table(args, rng, tasks) -> None:
         mw_rate, mw_cpu = rows[-1][3], rows[-1][4]
         rows = [row + [row[3] / mw_rate, mw_cpu / row[4]] for row in rows]
         header += ["x Meta-World (steps/s)", "x Meta-World (CPU)"]
-    table(f"(b) MT10 ({n} tasks registered: {', '.join(tasks)}), env-steps/s (target: batched >= 10x Meta-World)", header, rows)
+    table(f"(b) {args.benchmark} ({n} tasks registered: {', '.join(tasks)}), env-steps/s (target: batched >= 10x Meta-World)", header, rows)
 
 
 def scaling_table(args, rng, tasks) -> None:
-    bench = Benchmark("MT10-registered", tasks, tasks)
+    bench = Benchmark(f"{args.benchmark}-registered", tasks, tasks)
     thread_counts = sorted({1, min(2, default_threads()), default_threads()})
     rows = []
     for worlds in args.worlds:
@@ -323,7 +323,7 @@ def scaling_table(args, rng, tasks) -> None:
             pool.shutdown()
         vec.close()
     table(
-        f"(c) batched MT10 scaling, env-steps/s ({default_threads()} cores; target: cost/raw <= 1.3 at 500 worlds)",
+        f"(c) batched {args.benchmark} scaling, env-steps/s ({default_threads()} cores; target: cost/raw <= 1.3 at 500 worlds)",
         ["worlds", "threads", "batched steps/s", "cores in use", "raw steps/s", "batched CPU us/step", "raw CPU us/step", "cost / raw (CPU)"],
         rows,
     )
@@ -335,6 +335,7 @@ def main(argv=None) -> None:
     parser.add_argument("--tasks", nargs="+", default=None, help="tasks for table (a); default: every registered task")
     parser.add_argument("--worlds", nargs="+", type=int, default=[10, 50, 100, 500], help="world counts for table (c)")
     parser.add_argument("--no-metaworld", action="store_true", help="skip Meta-World even when installed")
+    parser.add_argument("--benchmark", choices=["MT10", "MT50"], default="MT10", help="the benchmark of tables (b) and (c)")
     parser.add_argument("--only", choices=["a", "b", "c"], nargs="+", default=["a", "b", "c"], help="which tables to print")
     args = parser.parse_args(argv)
     args.tasks = args.tasks or list(envs.TASKS)
@@ -345,11 +346,11 @@ def main(argv=None) -> None:
     args.repeats = 2 if args.quick else 5
     rng = np.random.default_rng(0)
     print(f"polytask env speed: mujoco {mujoco.__version__}, {default_threads()} cores, {'quick' if args.quick else 'full'} run")
-    tasks = mt10_tasks()
+    tasks = registered_tasks(args.benchmark)
     if "a" in args.only:
         per_task_table(args, rng)
     if "b" in args.only:
-        mt10_table(args, rng, tasks)
+        benchmark_table(args, rng, tasks)
     if "c" in args.only:
         scaling_table(args, rng, tasks)
 

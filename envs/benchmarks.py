@@ -1,8 +1,8 @@
 """Benchmarks as data: which tasks train, which are held out, which variations.
 
 Task lists follow Meta-World (Yu et al., CoRL 2019, Sec. 4 and Appendix):
-MT10 trains and tests on the same ten tasks; ML10 meta-trains on ten tasks
-and meta-tests on five held-out ones. Each task has 50 train and 50 held-out
+MT10 and MT50 train and test on the same ten or fifty tasks; ML10 and ML45
+meta-train on ten or 45 tasks and meta-test on five held-out ones. Each task has 50 train and 50 held-out
 test variations (``envs.variations``: seeded, derived from the task's name,
 so MT1("reach"), MT10 and ML10 agree on reach's variations); a reset with
 ``options={"variation": i}`` runs the ``i``-th of a split's.
@@ -40,6 +40,30 @@ ML10_TRAIN_TASKS = (
     "basketball",
 )
 ML10_TEST_TASKS = ("drawer-open", "door-close", "shelf-place", "sweep-into", "lever-pull")
+#: Meta-World v3's lists (``metaworld.env_dict``: MT50_V3, ML45_V3), in its order
+MT50_TASKS = (
+    "assembly", "basketball", "bin-picking", "box-close", "button-press-topdown",
+    "button-press-topdown-wall", "button-press", "button-press-wall", "coffee-button",
+    "coffee-pull", "coffee-push", "dial-turn", "disassemble", "door-close", "door-lock",
+    "door-open", "door-unlock", "hand-insert", "drawer-close", "drawer-open", "faucet-open",
+    "faucet-close", "hammer", "handle-press-side", "handle-press", "handle-pull-side",
+    "handle-pull", "lever-pull", "pick-place-wall", "pick-out-of-hole", "pick-place", "plate-slide",
+    "plate-slide-side", "plate-slide-back", "plate-slide-back-side", "peg-insert-side",
+    "peg-unplug-side", "soccer", "stick-push", "stick-pull", "push", "push-wall", "push-back",
+    "reach", "reach-wall", "shelf-place", "sweep-into", "sweep", "window-open", "window-close",
+)
+ML45_TRAIN_TASKS = (
+    "assembly", "basketball", "button-press-topdown", "button-press-topdown-wall", "button-press",
+    "button-press-wall", "coffee-button", "coffee-pull", "coffee-push", "dial-turn", "disassemble",
+    "door-close", "door-open", "drawer-close", "drawer-open", "faucet-open", "faucet-close",
+    "hammer", "handle-press-side", "handle-press", "handle-pull-side", "handle-pull", "lever-pull",
+    "pick-place-wall", "pick-out-of-hole", "push-back", "pick-place", "plate-slide",
+    "plate-slide-side", "plate-slide-back", "plate-slide-back-side", "peg-insert-side",
+    "peg-unplug-side", "soccer", "stick-push", "stick-pull", "push-wall", "push", "reach-wall",
+    "reach", "shelf-place", "sweep-into", "sweep", "window-open", "window-close",
+)
+ML45_TEST_TASKS = ("bin-picking", "box-close", "hand-insert", "door-lock", "door-unlock")
+
 
 @dataclasses.dataclass(frozen=True)
 class Benchmark:
@@ -89,13 +113,21 @@ def ML10() -> Benchmark:
     return Benchmark("ML10", ML10_TRAIN_TASKS, ML10_TEST_TASKS)
 
 
+def MT50() -> Benchmark:
+    return Benchmark("MT50", MT50_TASKS, MT50_TASKS)
+
+
+def ML45() -> Benchmark:
+    return Benchmark("ML45", ML45_TRAIN_TASKS, ML45_TEST_TASKS)
+
+
 def MTALL() -> Benchmark:
-    """Every registered task, multi-task (the suite's MT50 analogue)."""
+    """Every registered task, multi-task: MT50 and the tasks of installed plug-in packages."""
     tasks = tuple(TASKS)
     return Benchmark("MTALL", tasks, tasks)
 
 
-BENCHMARKS = {"MT1": MT1, "ML1": ML1, "MT10": MT10, "ML10": ML10, "MTALL": MTALL}
+BENCHMARKS = {"MT1": MT1, "ML1": ML1, "MT10": MT10, "ML10": ML10, "MT50": MT50, "ML45": ML45, "MTALL": MTALL}
 
 
 def get_benchmark(name: str, task: str | None = None) -> Benchmark:

@@ -1,5 +1,6 @@
 """Gymnasium ids for the benchmarks: ``polytask/MT10``, ``polytask/ML10``,
-``polytask/MT1`` and ``polytask/ML1`` (these two take ``task=``), ``polytask/MTALL``.
+``polytask/MT50``, ``polytask/ML45``, ``polytask/MT1`` and ``polytask/ML1``
+(these two take ``task=``), ``polytask/MTALL``.
 
 ``gymnasium.make(id)`` gives one :class:`MultiTaskEnv`;
 ``gymnasium.make_vec(id, num_envs=1)`` gives one world per task

@@ -40,7 +40,7 @@ class EnvConfig:
     suite: SuiteName = "polytask"
     """Whose environments: polytask's own tasks, or Meta-World's (needs polytask[metaworld])."""
     benchmark: str = "MT10"
-    """Benchmark: MT1, MT10, MTALL, ML1, ML10 (Meta-World: MT1, MT10, MT50, ML1, ML10, ML45); MT1 and ML1 need a task."""
+    """Benchmark: MT1, MT10, MT50, MTALL, ML1, ML10, ML45 (Meta-World: MT1, MT10, MT50, ML1, ML10, ML45); MT1 and ML1 need a task."""
     task: str | None = None
     """The task of an MT1 or ML1 benchmark (e.g. reach); unset for the others."""
     worlds_per_task: int = 1

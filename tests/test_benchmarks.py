@@ -130,3 +130,26 @@ def test_ml10_splits_hold_out_tasks():
     assert not set(bench.train_tasks) & set(bench.test_tasks)
     vec = envs.make_benchmark_vec(bench, split="test")
     assert vec.unwrapped.tasks_now == list(ML10_TEST_TASKS)
+
+
+def test_mt50_and_ml45_are_meta_worlds_lists_on_our_tasks():
+    mt50, ml45 = envs.MT50(), envs.ML45()
+    assert len(mt50.train_tasks) == 50 and mt50.train_tasks == mt50.test_tasks
+    assert set(mt50.train_tasks) <= set(envs.TASKS)
+    assert len(ml45.train_tasks) == 45 and ml45.test_tasks == ("bin-picking", "box-close", "hand-insert", "door-lock", "door-unlock")
+    assert set(ml45.train_tasks) | set(ml45.test_tasks) == set(mt50.train_tasks)
+    assert not set(ml45.train_tasks) & set(ml45.test_tasks)
+    env_dict = pytest.importorskip("metaworld.env_dict")
+    assert mt50.train_tasks == tuple(name.removesuffix("-v3") for name in env_dict.MT50_V3)
+    assert ml45.train_tasks == tuple(name.removesuffix("-v3") for name in env_dict.ML45_V3["train"])
+    assert ml45.test_tasks == tuple(name.removesuffix("-v3") for name in env_dict.ML45_V3["test"])
+
+
+def test_mt50_and_ml45_gymnasium_ids_give_one_world_per_task():
+    vec = gym.make_vec("polytask/MT50")
+    obs, info = vec.reset(seed=0)
+    assert obs.shape == (50, envs.OBS_DIM) and sorted(info["task_id"]) == list(range(50))
+    test = gym.make_vec("polytask/ML45", split="test")
+    assert test.unwrapped.tasks_now == list(envs.ML45().test_tasks)
+    obs, _ = test.reset(seed=0)
+    assert obs.shape == (5, envs.OBS_DIM)

@@ -60,7 +60,7 @@ def table_rows(stdout: str) -> list[str]:
 def test_list_names_tasks_with_success_tests_benchmarks_algorithms_and_presets():
     done = launch("list")
     assert done.returncode == 0, done.stderr
-    for expected in ("reach", "polytask/reach-v0", "within 5 cm", "MT10", "mtsac", "sb3-sac", "msr", "mt10-pcgrad", "msr-k1",
+    for expected in ("reach", "polytask/reach-v0", "within 5 cm", "MT10", "MT50", "ML45", "mtsac", "sb3-sac", "msr", "mt10-pcgrad", "msr-k1",
                      "mt1-reach-sb3-sac", "from=agents.sb3:REACH_SAC"):
         assert expected in done.stdout
 
