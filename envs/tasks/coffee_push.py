@@ -8,9 +8,9 @@ y ∈ [0.55, 0.65]; the goal, on the table under the spout, at
 x ∈ [-0.05, 0.05], y ∈ [0.7, 0.75], both redrawn until they are 15 cm or more
 apart (Meta-World's ranges and redraw); the machine 22 cm behind the goal.
 obs[4:7] is the mug's centre; the goal is given at that height.
-Reward: push's (``envs.tasks.push.object_reward``): 2 · reach + 8 ·
-hamacher(reach, in_place), long-tail tolerances of the fingertip-to-mug and
-mug-to-goal distances; 10 on success.
+Reward and expert: push's (``envs.tasks.push``; the expert holds the mug and
+slides it): 2 · reach + 8 · hamacher(reach, in_place), long-tail tolerances
+of the fingertip-to-mug and mug-to-goal distances; 10 on success.
 Success: the mug's centre within 3.5 cm of the goal: Meta-World's test
 (0.07 on the distance with x and y doubled) while the mug stands.
 """
@@ -21,8 +21,7 @@ import numpy as np
 
 from envs import world
 from envs.registry import register_task
-from envs.tasks._common import GOAL, HAND, OBJ1
-from envs.tasks.push import Push, draw_apart, grasp_action, initial_distances, push_evaluate
+from envs.tasks.push import Push, draw_apart, initial_distances, push_evaluate
 
 SUCCESS_DISTANCE = 0.035
 MUG_HEIGHT = 0.045  # the mug's centre above the table
@@ -56,16 +55,6 @@ class CoffeePush(Push):
 
     def evaluate(self, obs, action):
         return push_evaluate(obs, self.from_init(initial_distances), SUCCESS_DISTANCE)
-
-    @staticmethod
-    def expert(obs):
-        # hold the mug and slide it along the table: the hand moves by the mug-to-goal offset
-        def drag(o):
-            target = o[HAND] + (o[GOAL] - o[OBJ1])
-            target[2] = o[HAND][2]
-            return target
-
-        return grasp_action(obs, drag)
 
 
 register_task(CoffeePush)
