@@ -39,6 +39,7 @@ class ButtonPress(PolytaskEnv):
     object_sites = ("button/top",)
     success_description = f"button cap within {SUCCESS_DEPTH * 100:.0f} cm of its fully pressed position (y)"
     BOX_LOW, BOX_HIGH = np.array([-0.1, 0.85]), np.array([0.1, 0.9])
+    SUCCESS_DEPTH = SUCCESS_DEPTH
     #: the housing's centre above the table, and the stand's colour and half-width under it (x, z)
     HOUSING_HEIGHT, STAND_RGBA, STAND_HALF = HOUSING_HEIGHT, (0.15, 0.15, 0.17, 1.0), (0.05, 0.04)
 
@@ -58,7 +59,7 @@ class ButtonPress(PolytaskEnv):
         self.goal = np.array([xy[0], xy[1] - CAP_REACH + TRAVEL, self.HOUSING_HEIGHT])
 
     def evaluate(self, obs, action):
-        return press_evaluate(obs, self.from_init(_initial_terms), axis=1, success_depth=SUCCESS_DEPTH)
+        return press_evaluate(obs, self.from_init(_initial_terms), axis=1, success_depth=self.SUCCESS_DEPTH)
 
     @staticmethod
     def expert(obs):

@@ -21,10 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 from envs.registry import register_task
-from envs.tasks._button import press_evaluate
 from envs.tasks._common import CLOSE, HAND, OBJ1, move
 from envs.tasks._wall import CLEARANCE, WALL_CENTER, WALL_HALF_THICKNESS, WALL_HEIGHT, attach_wall
-from envs.tasks.button_press import ButtonPress, _initial_terms
+from envs.tasks.button_press import ButtonPress
 
 SUCCESS_DEPTH = 0.03
 #: the wall's face on the button's side
@@ -35,14 +34,12 @@ class ButtonPressWall(ButtonPress):
     name = "button-press-wall"
     success_description = f"button cap behind a wall within {SUCCESS_DEPTH * 100:.0f} cm of its fully pressed position (y)"
     BOX_LOW, BOX_HIGH = np.array([-0.05, 0.97]), np.array([0.05, 1.02])
+    SUCCESS_DEPTH = SUCCESS_DEPTH
 
     @classmethod
     def build(cls, spec):
         super().build(spec)
         attach_wall(spec)
-
-    def evaluate(self, obs, action):
-        return press_evaluate(obs, self.from_init(_initial_terms), axis=1, success_depth=SUCCESS_DEPTH)
 
     @staticmethod
     def expert(obs):

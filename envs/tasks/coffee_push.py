@@ -21,7 +21,7 @@ import numpy as np
 
 from envs import world
 from envs.registry import register_task
-from envs.tasks.push import Push, draw_apart, initial_distances, push_evaluate
+from envs.tasks.push import Push, draw_apart
 
 SUCCESS_DISTANCE = 0.035
 MUG_HEIGHT = 0.045  # the mug's centre above the table
@@ -36,6 +36,7 @@ class CoffeePush(Push):
     OBJ_LOW, OBJ_HIGH = np.array([-0.1, 0.55]), np.array([0.1, 0.65])
     GOAL_LOW, GOAL_HIGH = np.array([-0.05, 0.7]), np.array([0.05, 0.75])
     MIN_START_TO_GOAL = 0.15
+    SUCCESS_DISTANCE = SUCCESS_DISTANCE
 
     @classmethod
     def build(cls, spec):
@@ -52,9 +53,6 @@ class CoffeePush(Push):
     def place_machine(self, mug, goal):
         """The spout above the goal: the mug is pushed in under it."""
         self.set_body_pos("machine/machine", [goal[0], goal[1] + SPOUT_REACH, 0.0])
-
-    def evaluate(self, obs, action):
-        return push_evaluate(obs, self.from_init(initial_distances), SUCCESS_DISTANCE)
 
 
 register_task(CoffeePush)

@@ -132,6 +132,7 @@ class Push(PolytaskEnv):
     OBJ_LOW, OBJ_HIGH = np.array([-0.1, 0.6]), np.array([0.1, 0.7])
     GOAL_LOW, GOAL_HIGH = np.array([-0.1, 0.8]), np.array([0.1, 0.9])
     MIN_START_TO_GOAL = 0.15
+    SUCCESS_DISTANCE = SUCCESS_DISTANCE
 
     @classmethod
     def build(cls, spec):
@@ -144,7 +145,7 @@ class Push(PolytaskEnv):
         self.goal = np.array([goal[0], goal[1], PUCK_HEIGHT])
 
     def evaluate(self, obs, action):
-        return push_evaluate(obs, self.from_init(initial_distances), SUCCESS_DISTANCE)
+        return push_evaluate(obs, self.from_init(initial_distances), self.SUCCESS_DISTANCE)
 
     @staticmethod
     def expert(obs):
