@@ -20,19 +20,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs import world
 from envs.registry import register_task
 from envs.tasks._common import GOAL, HAND, OBJ1, OBJ2
-from envs.tasks._tool import tool_evaluate, tool_initial_terms
+from envs.tasks._tool import tool_initial_terms
 from envs.tasks.push import grasp_action
-from envs.tasks.stick_push import HOLDING, PUSH, PUSH_HEIGHT, STICK_HALF, SUCCESS_DISTANCE, THERMOS_RADIUS, TIP_FROM_GRIP, StickPush
+from envs.tasks.stick_push import HOLDING, PUSH, PUSH_HEIGHT, THERMOS_RADIUS, TIP_FROM_GRIP, StickPush
 
-THERMOS = np.array([0.0, 0.8])
 #: the hook's pulling face (the middle of its -y face, 2.5 cm along it) from the grip point
 HOOK_FROM_GRIP = TIP_FROM_GRIP + np.array([0.035, -0.01, 0.0])
 #: while passing the thermos the shaft keeps this far to its left (the hook's end then clears it)
 PASS_CLEARANCE = THERMOS_RADIUS + 0.065
-_initial_terms = tool_initial_terms(HOOK_FROM_GRIP)
 
 
 def _hook_and_pull(obs):
@@ -63,21 +60,8 @@ def _hook_and_pull(obs):
 class StickPull(StickPush):
     name = "stick-pull"
     success_description = "thermos within 12 cm of the goal, pulled back with a hooked stick"
-
-    @classmethod
-    def build(cls, spec):
-        world.attach(spec, "hooked_stick", "stick/")
-        world.attach(spec, "thermos", "thermos/")
-
-    def reset_task(self, rng):
-        grip = rng.uniform(self.GRIP_LOW, self.GRIP_HIGH)
-        self.set_free_pose("stick/stick", [grip[0], grip[1] + 0.07, STICK_HALF])
-        self.set_free_pose("thermos/thermos", [THERMOS[0], THERMOS[1], 0.0])
-        self.goal = np.array([rng.uniform(*self.GOAL_X), THERMOS[1] - PUSH, PUSH_HEIGHT])
-
-    def evaluate(self, obs, action):
-        return tool_evaluate(obs, self.from_init(_initial_terms), HOOK_FROM_GRIP, STICK_HALF, HOLDING,
-                             THERMOS_RADIUS + 0.02, SUCCESS_DISTANCE)
+    STICK_PIECE, THERMOS, GOAL_DY, WORKING_END = "hooked_stick", np.array([0.0, 0.8]), -PUSH, HOOK_FROM_GRIP
+    INITIAL_TERMS = staticmethod(tool_initial_terms(HOOK_FROM_GRIP))
 
     @staticmethod
     def expert(obs):

@@ -33,12 +33,8 @@ SUCCESS_DISTANCE = 0.12
 TIP_FROM_GRIP, STICK_HALF, THERMOS_RADIUS = np.array([0.0, 0.22, 0.0]), 0.01, 0.035
 #: gripper opening below which the fingers hold the 2 cm stick
 HOLDING = 0.25
-#: the thermos' site height (thermos.xml) and where it stands
-PUSH_HEIGHT, THERMOS = 0.03, np.array([0.0, 0.75])
-PUSH = 0.2
-
-
-_initial_terms = tool_initial_terms(TIP_FROM_GRIP)
+#: the thermos' site height (thermos.xml) and how far it goes to the goal
+PUSH_HEIGHT, PUSH = 0.03, 0.2
 
 
 def _push_with_the_tip(obs):
@@ -65,21 +61,25 @@ class StickPush(PolytaskEnv):
     success_description = "thermos within 12 cm of the goal, pushed with a stick"
     GRIP_LOW, GRIP_HIGH = np.array([-0.08, 0.38]), np.array([-0.03, 0.43])
     GOAL_X = (-0.05, 0.0)
+    #: the stick piece, where the thermos stands, the goal's offset from it along y, and the
+    #: stick's working end from its grip point (its tip here)
+    STICK_PIECE, THERMOS, GOAL_DY, WORKING_END = "stick", np.array([0.0, 0.75]), PUSH, TIP_FROM_GRIP
+    INITIAL_TERMS = staticmethod(tool_initial_terms(TIP_FROM_GRIP))
 
     @classmethod
     def build(cls, spec):
-        world.attach(spec, "stick", "stick/")
+        world.attach(spec, cls.STICK_PIECE, "stick/")
         world.attach(spec, "thermos", "thermos/")
 
     def reset_task(self, rng):
         grip = rng.uniform(self.GRIP_LOW, self.GRIP_HIGH)
         # the stick's centre lies 7 cm beyond the grip point (stick.xml)
         self.set_free_pose("stick/stick", [grip[0], grip[1] + 0.07, STICK_HALF])
-        self.set_free_pose("thermos/thermos", [THERMOS[0], THERMOS[1], 0.0])
-        self.goal = np.array([rng.uniform(*self.GOAL_X), THERMOS[1] + PUSH, PUSH_HEIGHT])
+        self.set_free_pose("thermos/thermos", [self.THERMOS[0], self.THERMOS[1], 0.0])
+        self.goal = np.array([rng.uniform(*self.GOAL_X), self.THERMOS[1] + self.GOAL_DY, PUSH_HEIGHT])
 
     def evaluate(self, obs, action):
-        return tool_evaluate(obs, self.from_init(_initial_terms), TIP_FROM_GRIP, STICK_HALF, HOLDING,
+        return tool_evaluate(obs, self.from_init(self.INITIAL_TERMS), self.WORKING_END, STICK_HALF, HOLDING,
                              THERMOS_RADIUS + 0.02, SUCCESS_DISTANCE)
 
     @staticmethod
