@@ -56,9 +56,9 @@ def peg_axis(quat: np.ndarray) -> np.ndarray:
     return np.stack([2 * (x * y - w * z), 1 - 2 * (x * x + z * z), 2 * (y * z + w * x)], axis=-1)
 
 
-def grasp_point(obs: np.ndarray) -> np.ndarray:
-    """Where the fingertips take the peg: on its axis, ``GRASP_BEHIND_HEAD`` behind the head."""
-    return obs[..., OBJ1] - GRASP_BEHIND_HEAD * peg_axis(obs[..., QUAT1])
+def grasp_point(obs: np.ndarray, behind_head: float = GRASP_BEHIND_HEAD) -> np.ndarray:
+    """Where the fingertips take the peg: on its axis, ``behind_head`` behind the head."""
+    return obs[..., OBJ1] - behind_head * peg_axis(obs[..., QUAT1])
 
 
 def peg_held(obs: np.ndarray, grasp: np.ndarray, hand_to_grasp=None) -> np.ndarray:
@@ -159,29 +159,38 @@ class PegInsertSide(PolytaskEnv):
 
     @staticmethod
     def expert(obs):
-        """Grasp the peg behind its head, lift it, line the head up with the hole, push it in.
+        """Grasp the peg behind its head, lift it, line the head up with the hole, push it in."""
 
-        Phases from positions alone: holding the peg -> carry (just closed on
-        it and still on the table -> lift first); away from the grasp point
-        -> hover 10 cm above it, open; above it -> descend, open; down at it
-        -> close.
-        """
-        hand, head, mouth = obs[HAND], obs[OBJ1], obs[OBJ2]
-        grasp = grasp_point(obs)
-        held = peg_held(obs, grasp)
-        if held or (np.linalg.norm(hand - grasp) < 0.012 and obs[GRIPPER] < GRIPPED_OPENING):
+        def insert(obs, held):
             # carrying: line the head up 4 cm before the mouth, then push it in
+            head, mouth = obs[OBJ1], obs[OBJ2]
             lateral = np.abs(head[[0, 2]] - mouth[[0, 2]]).max()
             aligned = lateral < (0.006 if head[1] < mouth[1] else 0.012)
             head_target = mouth + (np.array([0.0, GOAL_DEPTH + 0.01, 0.0]) if aligned else np.array([0.0, -0.04, 0.0]))
             if not held:
                 head_target = head + np.array([0.0, 0.0, 0.05])  # just closed: lift first
-            return move(hand, hand + head_target - head, CLOSE)
-        if np.linalg.norm(hand[:2] - grasp[:2]) > 0.012:
-            return move(hand, grasp + np.array([0.0, 0.0, 0.1]), OPEN)
-        if hand[2] - grasp[2] > 0.004:
-            return move(hand, grasp + np.array([0.0, 0.0, -0.005]), OPEN)
-        return move(hand, grasp, CLOSE)
+            return head_target
+
+        return peg_grasp_action(obs, grasp_point(obs), insert)
+
+
+def peg_grasp_action(obs, grasp, head_target_of):
+    """A peg expert: take the peg at ``grasp``, then move its head to ``head_target_of(obs, held)``.
+
+    Phases from positions alone: holding the peg (``held``), or just closed on
+    it at the grasp point (not yet ``held`` while it is still down) -> carry;
+    away from the grasp point -> hover 10 cm above it, open; above it ->
+    descend, open; down at it -> close.
+    """
+    hand = obs[HAND]
+    held = peg_held(obs, grasp)
+    if held or (np.linalg.norm(hand - grasp) < 0.012 and obs[GRIPPER] < GRIPPED_OPENING):
+        return move(hand, hand + head_target_of(obs, held) - obs[OBJ1], CLOSE)
+    if np.linalg.norm(hand[:2] - grasp[:2]) > 0.012:
+        return move(hand, grasp + np.array([0.0, 0.0, 0.1]), OPEN)
+    if hand[2] - grasp[2] > 0.004:
+        return move(hand, grasp + np.array([0.0, 0.0, -0.005]), OPEN)
+    return move(hand, grasp, CLOSE)
 
 
 register_task(PegInsertSide)

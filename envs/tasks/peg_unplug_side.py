@@ -25,8 +25,8 @@ from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
 from envs.rewards import closeness, distance
-from envs.tasks._common import CLOSE, GOAL, GRIPPER, HAND, OBJ1, OPEN, QUAT1, move
-from envs.tasks.peg_insert_side import GRIPPED_OPENING, PEG_HALF_WIDTH, carry_result, peg_axis, peg_held
+from envs.tasks._common import GOAL, HAND, OBJ1
+from envs.tasks.peg_insert_side import PEG_HALF_WIDTH, carry_result, grasp_point, peg_grasp_action, peg_held
 
 SUCCESS_DISTANCE = 0.02
 #: how deep the head starts inside the socket, how far it is pulled, the socket's centre height
@@ -35,10 +35,6 @@ INSERTED, PULL, SOCKET_HEIGHT = 0.13, 0.15, 0.1
 PEG_HALF_LENGTH, PLAY = 0.12, 0.002
 #: the fingertips take the peg this far behind its head: 3 cm of it outside the mouth, 6 cm in front of the tail
 GRASP_BEHIND_HEAD = 0.18
-
-
-def grasp_point(obs):
-    return obs[..., OBJ1] - GRASP_BEHIND_HEAD * peg_axis(obs[..., QUAT1])
 
 
 def _initial_terms(init_obs):
@@ -66,7 +62,7 @@ class PegUnplugSide(PolytaskEnv):
     def evaluate(self, obs, action):
         to_goal = distance(obs[..., OBJ1], obs[..., GOAL])
         in_place = closeness(to_goal, self.from_init(_initial_terms), SUCCESS_DISTANCE)
-        grasp_at = grasp_point(obs)
+        grasp_at = grasp_point(obs, GRASP_BEHIND_HEAD)
         hand_to_grasp = distance(obs[..., HAND], grasp_at)
         held = peg_held(obs, grasp_at, hand_to_grasp)
         return carry_result(obs, hand_to_grasp, held, PEG_HALF_WIDTH, to_goal, in_place, SUCCESS_DISTANCE)
@@ -74,15 +70,7 @@ class PegUnplugSide(PolytaskEnv):
     @staticmethod
     def expert(obs):
         """Come down open over the peg's outer part, close on it, pull it straight out past the goal."""
-        hand, head = obs[HAND], obs[OBJ1]
-        grasp = grasp_point(obs)
-        if peg_held(obs, grasp) or (np.linalg.norm(hand - grasp) < 0.012 and obs[GRIPPER] < GRIPPED_OPENING):
-            return move(hand, hand + obs[GOAL] - head - np.array([0.0, 0.03, 0.0]), CLOSE)
-        if np.linalg.norm(hand[:2] - grasp[:2]) > 0.012:
-            return move(hand, grasp + np.array([0.0, 0.0, 0.1]), OPEN)
-        if hand[2] - grasp[2] > 0.004:
-            return move(hand, grasp + np.array([0.0, 0.0, -0.005]), OPEN)
-        return move(hand, grasp, CLOSE)
+        return peg_grasp_action(obs, grasp_point(obs, GRASP_BEHIND_HEAD), lambda o, held: o[GOAL] - np.array([0.0, 0.03, 0.0]))
 
 
 register_task(PegUnplugSide)
