@@ -28,20 +28,26 @@ TRAVEL = 0.1
 GRIP_REACH, GRIP_HEIGHT = 0.2, 0.172
 #: the fingertips hold the post this far below its top (its 6 cm span mid-pad, the pads clear of the arm)
 HOLD_DEPTH = 0.035
+HOLD_BELOW_TOP = np.array([0.0, 0.0, HOLD_DEPTH])
 #: gripper opening (obs[3]) of fingers closed on the 3 cm post
 HOLD_OPENING = 0.25
 #: a quarter turn about z: the piece's -y (the arm) becomes +x
 POINTING_RIGHT = (np.sqrt(0.5), 0.0, 0.0, np.sqrt(0.5))
 
 
-def _press_initial(init_obs):
-    grip = init_obs[..., OBJ1]
-    return component(init_obs[..., GOAL], 2), abs(component(grip, 2) - component(init_obs[..., GOAL], 2)), norm(init_obs[..., HAND] - grip)
+def _initial_terms(reach_offset: np.ndarray):
+    """An ``init_obs`` function: the goal's height, the post top's initial height difference to it,
+    and the fingertips' initial distance to the point they reach for (the post's top less
+    ``reach_offset``)."""
+
+    def terms(init_obs):
+        top, goal_z = init_obs[..., OBJ1], component(init_obs[..., GOAL], 2)
+        return goal_z, abs(component(top, 2) - goal_z), norm(init_obs[..., HAND] - (top - reach_offset))
+
+    return terms
 
 
-def _pull_initial(init_obs):
-    hold = init_obs[..., OBJ1] - np.array([0.0, 0.0, HOLD_DEPTH])
-    return component(init_obs[..., GOAL], 2), abs(component(init_obs[..., OBJ1], 2) - component(init_obs[..., GOAL], 2)), norm(init_obs[..., HAND] - hold)
+_PRESS_INITIAL, _PULL_INITIAL = _initial_terms(np.zeros(3)), _initial_terms(HOLD_BELOW_TOP)
 
 
 class HandleTask(PolytaskEnv):
@@ -68,12 +74,12 @@ class HandleTask(PolytaskEnv):
     def evaluate(self, obs, action):
         grip = obs[..., OBJ1]
         if self.PULL:
-            target_z, to_target_init, hand_init = self.from_init(_pull_initial)
-            hand_to_grip = distance(obs[..., HAND], grip - np.array([0.0, 0.0, HOLD_DEPTH]))
+            target_z, to_target_init, hand_init = self.from_init(_PULL_INITIAL)
+            hand_to_grip = distance(obs[..., HAND], grip - HOLD_BELOW_TOP)
             closed = clip((1.0 - component(obs, GRIPPER)) / (1.0 - HOLD_OPENING), 0.0, 1.0)
             at_grip = hamacher_product(closeness(hand_to_grip, hand_init, 0.02), closed)
         else:
-            target_z, to_target_init, hand_init = self.from_init(_press_initial)
+            target_z, to_target_init, hand_init = self.from_init(_PRESS_INITIAL)
             hand_to_grip = distance(obs[..., HAND], grip)
             at_grip = closeness(hand_to_grip, hand_init, 0.02)
         to_target = abs(component(grip, 2) - target_z)
@@ -102,7 +108,7 @@ def press_expert(obs):
 def pull_expert(obs):
     """Come down open around the post, close on it, and lift it past the goal."""
     hand, grip = obs[HAND], obs[OBJ1]
-    hold = grip - np.array([0.0, 0.0, HOLD_DEPTH])
+    hold = grip - HOLD_BELOW_TOP
     error = np.linalg.norm(hand - hold)
     if error < 0.015 and obs[GRIPPER] < HOLD_OPENING + 0.1:
         return move(hand, hold + np.array([0.0, 0.0, 0.06]), CLOSE)

@@ -14,6 +14,9 @@ from envs.tasks._common import GOAL, HAND, OBJ1, horizontal_distance
 BOARD_TOP = 0.05
 #: a held object's centre crosses the rim at least this high
 CLEAR_HEIGHT = BOARD_TOP + 0.045
+#: the grip action of open fingers that must fit in a hole or a bin (``grasp_action``'s ``opening``):
+#: 6.8 cm between the pads, 9.2 cm across their outsides, against 11.6 cm fully open
+PART_OPEN = -0.4
 
 
 def carry_over_the_rim(obs, clear_height: float = CLEAR_HEIGHT) -> np.ndarray:

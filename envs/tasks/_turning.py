@@ -96,10 +96,11 @@ def turning_expert(obs, length: float, final: float, push_radius: float, standof
         return center + push_radius * hinge.radial(at) - off * direction * hinge.tangent(at) - np.array([0.0, 0.0, below])
 
     here = contact(angle)
-    if horizontal_distance(hand, here) < 0.02 and abs(hand[2] - here[2]) < 0.015:
+    off_contact = horizontal_distance(hand, here)
+    if off_contact < 0.02 and abs(hand[2] - here[2]) < 0.015:
         ahead = angle + direction * ARC_LEAD / push_radius
         ahead = min(ahead, final + 0.1) if direction > 0 else max(ahead, final - 0.1)
         return move(hand, contact(ahead, standoff - PRESS_IN), CLOSE)
-    if horizontal_distance(hand, here) < 0.015:
+    if off_contact < 0.015:
         return move(hand, here, CLOSE)
     return move(hand, here + np.array([0.0, 0.0, 0.06]), CLOSE)

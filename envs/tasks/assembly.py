@@ -34,6 +34,8 @@ NUT_HALF_HEIGHT, HANDLE_REACH, POST_HEIGHT = 0.015, 0.065, 0.1
 #: the handle's height while the ring's underside clears the post's top by 2 cm
 CLEAR_HEIGHT = POST_HEIGHT + NUT_HALF_HEIGHT + 0.02
 HANDLE_START = np.array([0.0, 0.6])
+#: the post's top from the goal (the handle's place with the ring round the post's foot)
+POST_TOP_FROM_GOAL = np.array([0.0, HANDLE_REACH, POST_HEIGHT - NUT_HALF_HEIGHT])
 
 
 def on_the_peg(obs, post_top):
@@ -64,7 +66,7 @@ class Assembly(PolytaskEnv):
         self.goal = np.array([peg[0], peg[1] - HANDLE_REACH, NUT_HALF_HEIGHT])
 
     def evaluate(self, obs, action):
-        post_top = obs[..., GOAL] + np.array([0.0, HANDLE_REACH, POST_HEIGHT - NUT_HALF_HEIGHT])
+        post_top = obs[..., GOAL] + POST_TOP_FROM_GOAL
         return lift_evaluate(obs, self.from_init(lift_initial), ALIGNED, success=on_the_peg(obs, post_top))
 
     @staticmethod

@@ -22,9 +22,8 @@ import numpy as np
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
-from envs.tasks._hole import carry_over_the_rim
+from envs.tasks._hole import PART_OPEN, carry_over_the_rim
 from envs.tasks.pick_place import lift_evaluate, lift_initial
-from envs.tasks.pick_out_of_hole import OPEN_IN_HOLE
 from envs.tasks.push import grasp_action
 
 SUCCESS_DISTANCE = 0.05
@@ -54,7 +53,7 @@ class BinPicking(PolytaskEnv):
 
     @staticmethod
     def expert(obs):
-        return grasp_action(obs, carry_over_the_rim, opening=OPEN_IN_HOLE)
+        return grasp_action(obs, carry_over_the_rim, opening=PART_OPEN)
 
 
 register_task(BinPicking)

@@ -21,14 +21,12 @@ import numpy as np
 from envs import world
 from envs.base import PolytaskEnv
 from envs.registry import register_task
-from envs.tasks._hole import carry_over_the_rim
+from envs.tasks._hole import PART_OPEN, carry_over_the_rim
 from envs.tasks.pick_place import lift_evaluate, lift_initial
 from envs.tasks.push import PUCK_HEIGHT, grasp_action
 
 SUCCESS_DISTANCE = 0.07
 HOLE = np.array([0.0, 0.75])
-#: the grip action of the expert's open fingers: in the hole, less than fully open
-OPEN_IN_HOLE = -0.4
 
 
 class PickOutOfHole(PolytaskEnv):
@@ -52,7 +50,7 @@ class PickOutOfHole(PolytaskEnv):
 
     @staticmethod
     def expert(obs):
-        return grasp_action(obs, carry_over_the_rim, opening=OPEN_IN_HOLE)
+        return grasp_action(obs, carry_over_the_rim, opening=PART_OPEN)
 
 
 register_task(PickOutOfHole)
