@@ -22,7 +22,10 @@ sharing pattern ``U``).  One ``InnerLoop`` covers all three:
   initialisation, the outer-only parameters and the learning rates;
   ``first_order=True`` cuts that second-order path as in FOMAML;
 * ``torch.func.vmap`` maps the adapt-then-evaluate computation over the tasks
-  of a meta-batch in one batched call.
+  of a meta-batch in one batched call;
+* targets may be tuples of tensors (the loss receives the tuple): MAML's
+  policy-gradient inner loss (``meta.rl.maml``) reads a rollout's actions and
+  advantages where a regression loss reads labels.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
+from torch.utils._pytree import tree_leaves
 
 __all__ = ["InnerLoop", "mse_loss"]
 
@@ -142,10 +146,13 @@ class InnerLoop(nn.Module):
         return self.loss(self.predict(adapted, x_query), y_query)
 
     # ----------------------------------------------------------------- meta-batch
-    def batch_adapt(self, x_support: Tensor, y_support: Tensor, *, first_order: bool = False) -> dict[str, Tensor]:
-        """Adapted inner parameters for every task: each tensor gains a leading task axis."""
+    def batch_adapt(self, x_support: Tensor, y_support, *, inner_params: Mapping[str, Tensor] | None = None,
+                    first_order: bool = False) -> dict[str, Tensor]:
+        """Adapted inner parameters for every task: each tensor gains a leading task axis. Every task starts from
+        ``inner_params`` (default: the meta-learned initialisation)."""
         _check_batch(x_support, y_support, None, None)
-        return vmap(lambda xs, ys: self.adapt(xs, ys, first_order=first_order))(x_support, y_support)
+        start = dict(self.initial() if inner_params is None else inner_params)
+        return vmap(lambda xs, ys: self.adapt(xs, ys, start, first_order=first_order))(x_support, y_support)
 
     def batch_predict(self, adapted: Mapping[str, Tensor], x: Tensor) -> Tensor:
         """Per-task predictions: ``adapted`` from ``batch_adapt``, ``x`` of shape (tasks, examples, ...)."""
@@ -159,10 +166,12 @@ class InnerLoop(nn.Module):
         return vmap(lambda *t: self.task_loss(*t, first_order=first_order))(x_support, y_support, x_query, y_query)
 
 
-def _check_batch(xs: Tensor, ys: Tensor, xq: Tensor | None, yq: Tensor | None) -> None:
-    tensors = {"x_support": xs, "y_support": ys}
+def _check_batch(xs: Tensor, ys, xq: Tensor | None, yq) -> None:
+    tensors = {"x_support": xs}
+    tensors.update({f"y_support[{i}]": t for i, t in enumerate(tree_leaves(ys))})
     if xq is not None:
-        tensors.update(x_query=xq, y_query=yq)
+        tensors["x_query"] = xq
+        tensors.update({f"y_query[{i}]": t for i, t in enumerate(tree_leaves(yq))})
     shapes = {name: tuple(t.shape) for name, t in tensors.items()}
     if any(t.dim() < 2 for t in tensors.values()):
         raise ValueError(f"meta-batch tensors need shape (tasks, examples, ...); got {shapes}")

@@ -5,7 +5,9 @@ task and variation for ``episodes_per_trial`` episodes, then draws a new pair
 from the meta-train split. :class:`TrialSchedule` is the collector's
 ``next_episode`` callback that does this for every world independently (worlds
 may start trials at different steps), and says which worlds began a new trial,
-so that a recurrent learner resets their state.
+so that a recurrent learner resets their state. Worlds may run a trial in
+groups (``worlds_per_trial``): MAML samples several rollouts of one task and
+variation side by side, so consecutive worlds share a draw.
 """
 
 from __future__ import annotations
@@ -26,9 +28,12 @@ class TrialSchedule:
     """``schedule(done) -> reset options``: the next (task, variation) of each finished world."""
 
     def __init__(self, tasks: Sequence[str], variations_per_task: int, num_worlds: int, episodes_per_trial: int,
-                 rng: np.random.Generator):
+                 rng: np.random.Generator, worlds_per_trial: int = 1):
         if episodes_per_trial < 1:
             raise ValueError(f"episodes_per_trial must be >= 1, got {episodes_per_trial}")
+        if worlds_per_trial < 1 or num_worlds % worlds_per_trial:
+            raise ValueError(f"worlds_per_trial must be >= 1 and divide the {num_worlds} worlds, got {worlds_per_trial}")
+        self.worlds_per_trial = worlds_per_trial
         self.tasks, self.variations_per_task, self.episodes_per_trial = tuple(tasks), variations_per_task, episodes_per_trial
         self.rng = rng
         self.task = np.zeros(num_worlds, dtype=np.int64)
@@ -40,9 +45,10 @@ class TrialSchedule:
         self._draw(np.ones(num_worlds, dtype=bool))
 
     def _draw(self, mask: np.ndarray) -> None:
-        count = int(mask.sum())
-        self.task[mask] = self.rng.integers(len(self.tasks), size=count)
-        self.variation[mask] = self.rng.integers(self.variations_per_task, size=count)
+        groups = mask.reshape(-1, self.worlds_per_trial)
+        count = int(groups[:, 0].sum())
+        self.task[mask] = np.repeat(self.rng.integers(len(self.tasks), size=count), self.worlds_per_trial)
+        self.variation[mask] = np.repeat(self.rng.integers(self.variations_per_task, size=count), self.worlds_per_trial)
         self.episodes_done[mask] = 0
 
     def first_reset(self) -> dict[str, Any]:
@@ -51,6 +57,9 @@ class TrialSchedule:
 
     def __call__(self, done: np.ndarray) -> dict[str, Any]:
         done = np.asarray(done, dtype=bool)
+        groups = done.reshape(-1, self.worlds_per_trial)
+        if not (groups.all(1) | ~groups.any(1)).all():
+            raise ValueError(f"the worlds of a trial ({self.worlds_per_trial} side by side) must end their episodes together")
         self.episodes_done[done] += 1
         self.new_trial = done & (self.episodes_done >= self.episodes_per_trial)
         self._draw(self.new_trial)
