@@ -174,6 +174,10 @@ register_algorithm(AlgorithmSpec(
     "RL²: a GRU policy meta-trained with PPO over trials of episodes (ML benchmarks)",
 ))
 register_algorithm(AlgorithmSpec(
+    "maml-trpo", "meta.rl.maml_trpo:MAMLTRPO", "meta.rl.maml_trpo:MAMLTRPOConfig",
+    "MAML with TRPO through the policy-gradient inner step (ML benchmarks)",
+))
+register_algorithm(AlgorithmSpec(
     "maml", "meta.symmetry:MAML", "meta.symmetry:MAMLConfig",
     "MAML on the symmetry task families (the baseline MSR is compared with)",
 ))
@@ -242,3 +246,17 @@ register_preset(Preset("ml10-rl2-cpu", "rl2-ppo", "RL² on ML10 at ml1-reach-rl2
 #: 500 steps, 20 trials (100k env steps) per iteration, 16 epochs.
 register_preset(Preset("ml10-rl2", "rl2-ppo", "RL² on ML10 at the literature's size (GRU 256, 10 x 500-step episodes, meta-batch 20)",
                        config={"epochs": 16}, env={"benchmark": "ML10", "task": None}, run={"budget": 20_000_000, "eval_every": 1_000_000}))
+#: MAML-TRPO sized for a CPU: a 2 x 64 policy with initial action noise std 0.6, 10 (task, variation) pairs of 10
+#: rollouts per iteration, 100-step episodes (reach needs about 30): 20k env steps per iteration, about 2 s here.
+MAML_CPU = {"hidden_sizes": (64, 64), "init_log_std": -0.5, "meta_batch": 10, "rollouts_per_task": 10, "episode_steps": 100}
+register_preset(Preset("ml1-reach-maml", "maml-trpo", "MAML-TRPO on ML1-reach (goal hidden), sized for a laptop CPU",
+                       config=MAML_CPU, env={"benchmark": "ML1", "task": "reach", "eval_max_steps": 100},
+                       run={"budget": 3_000_000, "eval_every": 500_000}))
+#: ML10 at the CPU size, with the literature's meta-batch of 20 pairs (40k env steps per iteration)
+register_preset(Preset("ml10-maml-cpu", "maml-trpo", "MAML-TRPO on ML10 at ml1-reach-maml's size, meta-batch 20, 4M env steps",
+                       config={**MAML_CPU, "meta_batch": 20}, env={"benchmark": "ML10", "task": None, "eval_max_steps": 100},
+                       run={"budget": 4_000_000, "eval_every": 1_000_000}))
+#: The literature's size (metaworld-algorithms' MAML-TRPO on ML10): 2 x 512, 20 pairs x 10 rollouts of 500 steps
+#: (200k env steps per iteration)
+register_preset(Preset("ml10-maml", "maml-trpo", "MAML-TRPO on ML10 at the literature's size (2 x 512, meta-batch 20, 10 x 500-step rollouts)",
+                       env={"benchmark": "ML10", "task": None}, run={"budget": 40_000_000, "eval_every": 2_000_000}))
