@@ -91,18 +91,26 @@ class TaskBalancedReplayBuffer:
         self.size = np.minimum(self.size + counts, self.capacity_per_task)
         self._size_on_device.copy_(torch.as_tensor(self.size, dtype=torch.float32))
 
-    def sample(self, per_task_batch: int, generator: torch.Generator) -> TransitionBatch:
-        """``per_task_batch`` uniformly drawn transitions of every task (with replacement)."""
+    def sample(self, per_task_batch: int, generator: torch.Generator, tasks: np.ndarray | None = None) -> TransitionBatch:
+        """``per_task_batch`` uniformly drawn transitions of every task, or of each of ``tasks`` in that order (with
+        replacement; ``task_id`` then holds the drawn tasks' ids)."""
         if per_task_batch < 1:
             raise ValueError(f"per_task_batch must be >= 1, got {per_task_batch}")
-        if self.size.min() == 0:
-            empty = [t for t in range(self.num_tasks) if self.size[t] == 0]
+        chosen = np.arange(self.num_tasks) if tasks is None else np.asarray(tasks, dtype=np.int64).reshape(-1)
+        if (self.size[chosen] == 0).any():
+            empty = sorted({int(t) for t in chosen if self.size[t] == 0})
             raise RuntimeError(f"cannot sample a task-balanced batch: tasks {empty} have no transitions yet")
-        uniform = torch.rand(self.num_tasks, per_task_batch, generator=generator, device=self.device)
-        slots = (uniform * self._size_on_device.unsqueeze(1)).long().clamp_max_(self.capacity_per_task - 1)
-        rows = torch.arange(self.num_tasks, device=self.device).unsqueeze(1).expand_as(slots)
+        uniform = torch.rand(len(chosen), per_task_batch, generator=generator, device=self.device)
+        rows = torch.as_tensor(chosen, device=self.device).unsqueeze(1).expand_as(uniform)
+        slots = (uniform * self._size_on_device[rows]).long().clamp_max_(self.capacity_per_task - 1)
         picked = {name: self.storage[name][rows, slots] for name in _FIELDS}
         return TransitionBatch(**picked, task_id=rows)
+
+    def clear(self, tasks) -> None:
+        """Forget every transition of ``tasks`` (PEARL's context buffer keeps only a task's newest prior-policy data)."""
+        tasks = np.asarray(tasks, dtype=np.int64).reshape(-1)
+        self.position[tasks], self.size[tasks] = 0, 0
+        self._size_on_device.copy_(torch.as_tensor(self.size, dtype=torch.float32))
 
     # ---------------------------------------------------------------- resume
     def state_dict(self) -> dict:
