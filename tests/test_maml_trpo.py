@@ -4,7 +4,6 @@ the first-order switch, TRPO's trust region, the baseline, flat memory, and the 
 from __future__ import annotations
 
 import gc
-import io
 import warnings
 
 import numpy as np
@@ -12,6 +11,8 @@ import pytest
 import torch
 
 from envs.suite import EnvConfig
+from meta_rl_checks import (assert_cli_trains_evaluates_resumes_and_refuses_misuse, assert_reports_pre_and_post_adaptation,
+                            assert_resumes_exactly)
 from meta.rl import baseline
 from meta.rl.gaussian_policy import GaussianPolicy, kl_divergence, log_likelihood
 from meta.rl.maml import Rollouts, adapt, advantages, make_inner_loop, outer_objectives
@@ -235,24 +236,11 @@ def test_the_agent_adapts_each_world_on_all_of_its_adaptation_episodes(learner):
 
 
 def test_a_resumed_learner_continues_exactly():
-    straight = MAMLTRPO(TINY, env=REACH, device="cpu", seed=3)
-    straight.step()
-    saved = io.BytesIO()
-    torch.save(straight.state_dict(), saved)
-    expected = straight.step()
-    resumed = MAMLTRPO(TINY, env=REACH, device="cpu", seed=3)
-    saved.seek(0)
-    resumed.load_state_dict(torch.load(saved, weights_only=False))
-    assert resumed.step() == expected
-    for a, b in zip(straight.policy.parameters(), resumed.policy.parameters()):
-        assert torch.equal(a, b)
-    straight.close(), resumed.close()
+    assert_resumes_exactly(lambda: MAMLTRPO(TINY, env=REACH, device="cpu", seed=3), lambda learner: [learner.policy])
 
 
 def test_evaluation_reports_pre_and_post_adaptation_per_test_task(learner):
-    report = learner.evaluate()
-    assert list(report.rows) == ["reach"] and report.metrics == ["pre_success", "post_success", "pre_return", "post_return"]
-    assert report.rows["reach"]["post_return"] > 0
+    assert_reports_pre_and_post_adaptation(learner)
 
 
 def test_misuse_is_refused_with_what_fits():
@@ -265,19 +253,6 @@ def test_misuse_is_refused_with_what_fits():
 
 
 def test_maml_trpo_trains_evaluates_resumes_and_refuses_misuse_through_the_cli(tmp_path):
-    from test_user_path import launch, ok, one_line_error
-
     tiny = ["--algorithm.hidden-sizes", "8", "--algorithm.meta-batch", "1", "--algorithm.rollouts-per-task", "2",
-            "--algorithm.episode-steps", "10", "--algorithm.cg-iterations", "2", "--env.eval-episodes-per-task", "1",
-            "--run.no-progress-bar", "--run.runs-dir", tmp_path]
-    trained = ok(launch("train", "maml-trpo", "--run.budget", "80", "--run.deterministic", *tiny))
-    assert "pre_success" in trained.stdout and "post_success" in trained.stdout
-    run = tmp_path / "maml-trpo-s1"
-    evaluated = ok(launch("eval", run))
-    assert evaluated.stdout.splitlines()[-2:] == trained.stdout.splitlines()[-3:-1]  # the same table, row for row
-    # a run stopped after its first checkpoint (as SIGKILL leaves it) and resumed ends as the uninterrupted one
-    ok(launch("train", "maml-trpo", "--run.budget", "40", "--run.deterministic", "--run.name", "stopped", *tiny))
-    ok(launch("resume", tmp_path / "stopped", "--run.budget", "80"))
-    assert (tmp_path / "stopped" / "report.json").read_text().replace("stopped", "") == (run / "report.json").read_text().replace("maml-trpo-s1", "")
-    one_line_error(launch("train", "maml-trpo", "--env.benchmark", "MT10", *tiny), "give it an ML benchmark")
-    one_line_error(launch("train", "rl2-ppo", "--run.resume", "auto", "--run.name", "maml-trpo-s1", *tiny[-3:]), "started from 'maml-trpo'")
+            "--algorithm.episode-steps", "10", "--algorithm.cg-iterations", "2"]
+    assert_cli_trains_evaluates_resumes_and_refuses_misuse(tmp_path, "maml-trpo", tiny, 80, other="rl2-ppo")

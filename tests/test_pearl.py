@@ -4,8 +4,6 @@ gradient into the encoder, and the learner end to end (resume with buffers and c
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 import torch
@@ -13,7 +11,9 @@ import torch
 from envs.adaptation import Timestep
 from envs.layout import OBJ1
 from envs.suite import EnvConfig
-from meta.rl.context_encoder import CONTEXT_DIM, ContextEncoder, context_features, kl_to_prior, product_of_gaussians
+from meta_rl_checks import (assert_cli_trains_evaluates_resumes_and_refuses_misuse, assert_reports_pre_and_post_adaptation,
+                            assert_resumes_exactly)
+from meta.rl.context_encoder import CONTEXT_DIM, ContextEncoder, kl_to_prior, product_of_gaussians
 from meta.rl.pearl import PEARL, PEARLConfig
 from meta.rl.pearl_sac import LatentSAC, SACSettings, make_optimizers, pearl_update
 
@@ -59,7 +59,7 @@ def test_a_product_of_gaussians_is_the_precision_weighted_combination():
 
 def test_the_agent_keeps_each_worlds_context_to_itself_and_starts_from_the_prior(encoder):
     sac = LatentSAC(4, (16,))
-    obs, rng = np.random.default_rng(0).normal(size=(2, 39)), np.random.default_rng(1)
+    obs = np.random.default_rng(0).normal(size=(2, 39))
 
     def adapt_episode(agent, rewards, steps=3):
         for t in range(steps):
@@ -124,26 +124,12 @@ def test_context_and_replay_of_a_pair_hold_only_that_pairs_transitions(learner):
 
 
 def test_a_resumed_learner_continues_exactly_buffers_and_context_included():
-    straight = PEARL(TINY, env=REACH, device="cpu", seed=3)
-    straight.step()
-    saved = io.BytesIO()
-    torch.save(straight.state_dict(), saved)
-    expected = straight.step()
-    resumed = PEARL(TINY, env=REACH, device="cpu", seed=3)
-    saved.seek(0)
-    resumed.load_state_dict(torch.load(saved, weights_only=False))
-    assert resumed.step() == expected
-    for a, b in zip(straight.sac.parameters(), resumed.sac.parameters()):
-        assert torch.equal(a, b)
-    for a, b in zip(straight.encoder.parameters(), resumed.encoder.parameters()):
-        assert torch.equal(a, b)
-    assert torch.equal(straight.context.storage["obs"], resumed.context.storage["obs"])
-    straight.close(), resumed.close()
+    """The next iteration samples both buffers: it repeats only if they were restored as they were."""
+    assert_resumes_exactly(lambda: PEARL(TINY, env=REACH, device="cpu", seed=3), lambda learner: [learner.sac, learner.encoder])
 
 
 def test_evaluation_reports_pre_and_post_adaptation_per_test_task(learner):
-    report = learner.evaluate()
-    assert list(report.rows) == ["reach"] and report.metrics == ["pre_success", "post_success", "pre_return", "post_return"]
+    assert_reports_pre_and_post_adaptation(learner)
 
 
 def test_misuse_is_refused_with_what_fits():
@@ -156,19 +142,7 @@ def test_misuse_is_refused_with_what_fits():
 
 
 def test_pearl_trains_evaluates_resumes_and_refuses_misuse_through_the_cli(tmp_path):
-    from test_user_path import launch, ok, one_line_error
-
     tiny = ["--algorithm.latent-size", "2", "--algorithm.encoder-hidden-sizes", "8", "--algorithm.hidden-sizes", "8",
             "--algorithm.meta-batch", "2", "--algorithm.tasks-per-iteration", "1", "--algorithm.episode-steps", "10",
-            "--algorithm.updates-per-iteration", "2", "--algorithm.batch-size", "4", "--algorithm.context-batch", "3",
-            "--env.eval-episodes-per-task", "1", "--run.no-progress-bar", "--run.runs-dir", tmp_path]
-    trained = ok(launch("train", "pearl", "--run.budget", "40", "--run.deterministic", *tiny))
-    assert "pre_success" in trained.stdout and "post_success" in trained.stdout
-    run = tmp_path / "pearl-s1"
-    evaluated = ok(launch("eval", run))
-    assert evaluated.stdout.splitlines()[-2:] == trained.stdout.splitlines()[-3:-1]
-    ok(launch("train", "pearl", "--run.budget", "20", "--run.deterministic", "--run.name", "stopped", *tiny))
-    ok(launch("resume", tmp_path / "stopped", "--run.budget", "40"))
-    assert (tmp_path / "stopped" / "report.json").read_text().replace("stopped", "") == (run / "report.json").read_text().replace("pearl-s1", "")
-    one_line_error(launch("train", "pearl", "--env.benchmark", "MT10", *tiny), "give it an ML benchmark")
-    one_line_error(launch("train", "maml-trpo", "--run.resume", "auto", "--run.name", "pearl-s1", *tiny[-3:]), "started from 'pearl'")
+            "--algorithm.updates-per-iteration", "2", "--algorithm.batch-size", "4", "--algorithm.context-batch", "3"]
+    assert_cli_trains_evaluates_resumes_and_refuses_misuse(tmp_path, "pearl", tiny, 40, other="maml-trpo")

@@ -3,13 +3,12 @@ zeroed between trials (world by world), the update replays what collection saw, 
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 import torch
 
 from envs.suite import EnvConfig
+from meta_rl_checks import assert_reports_pre_and_post_adaptation, assert_resumes_exactly
 from meta.rl.ppo import generalized_advantages
 from meta.rl.recurrent_memory import RecurrentMemory
 from meta.rl.recurrent_policy import INPUT_DIM, RecurrentActorCritic
@@ -92,24 +91,12 @@ def test_advantages_bootstrap_across_episodes_of_a_trial_but_not_across_its_end(
 
 
 def test_a_resumed_learner_continues_exactly(learner):
-    straight = RL2(TINY, env=REACH, device="cpu", seed=3)
-    straight.step()
-    saved = io.BytesIO()
-    torch.save(straight.state_dict(), saved)
-    expected = straight.step()
-    resumed = RL2(TINY, env=REACH, device="cpu", seed=3)
-    saved.seek(0)
-    resumed.load_state_dict(torch.load(saved, weights_only=False))
-    assert resumed.step() == expected
-    for a, b in zip(straight.net.parameters(), resumed.net.parameters()):
-        assert torch.equal(a, b)
-    straight.close(), resumed.close()
+    assert_resumes_exactly(lambda: RL2(TINY, env=REACH, device="cpu", seed=3), lambda rl2: [rl2.net])
 
 
 def test_evaluation_reports_pre_and_post_adaptation_per_test_task(learner):
-    report = learner.evaluate()
-    assert list(report.rows) == ["reach"] and report.metrics == ["pre_success", "post_success", "pre_return", "post_return"]
-    assert report.rows["reach"]["post_return"] > 0
+    assert_reports_pre_and_post_adaptation(learner)
+    assert learner.evaluate().rows["reach"]["post_return"] > 0
 
 
 def test_an_mt_benchmark_is_refused_naming_the_ml_ones():

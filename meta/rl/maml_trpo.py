@@ -32,14 +32,13 @@ import dataclasses
 import numpy as np
 import torch
 
-from agents.collector import Collector
 from envs.base import MAX_EPISODE_STEPS
 from envs.layout import ACTION_DIM, OBS_DIM
 from envs.report import EvalReport
-from envs.suite import EnvConfig, make_suite
+from envs.suite import EnvConfig
 from meta.rl.gaussian_policy import GaussianPolicy, sample
 from meta.rl.maml import MAMLAgent, Rollouts, adapt, advantages, make_inner_loop, outer_objectives, task_outputs
-from meta.rl.trials import TrialSchedule, check_meta_learning
+from meta.rl.trials import trial_worlds
 from meta.rl.trpo import trpo_step
 
 
@@ -105,20 +104,12 @@ class MAMLTRPO:
     def __init__(self, config: MAMLTRPOConfig, *, env: EnvConfig = default_env, device: torch.device, seed: int):
         _check(config)
         self.config, self.env_config, self.device = config, env, torch.device(device)
-        self.suite = make_suite(env, seed)
-        check_meta_learning(self.suite, "maml-trpo")
-        self.tasks = self.suite.tasks("train")
         num_worlds = config.meta_batch * config.rollouts_per_task
-        if num_worlds < len(self.tasks):  # every task keeps a world (the simulators build a task's model in one)
-            raise ValueError(f"MAMLTRPOConfig.meta_batch x rollouts_per_task must be at least the {len(self.tasks)} train tasks "
-                             f"of {env.benchmark}, got {num_worlds}")
         self.rng = np.random.default_rng(seed)
         # a trial is a pair's pre- and post-adaptation episode, in rollouts_per_task worlds side by side
-        self.schedule = TrialSchedule(self.tasks, self.suite.variations_per_task, num_worlds, 2, self.rng,
-                                      worlds_per_trial=config.rollouts_per_task)
-        self.collector = Collector(self.suite.make_vec("train", num_worlds=num_worlds), self.tasks, seed=seed,
-                                   next_episode=self.schedule, reset_options=self.schedule.first_reset(),
-                                   max_episode_steps=config.episode_steps)
+        self.suite, self.tasks, self.schedule, self.collector = trial_worlds(
+            env, seed, "maml-trpo", "MAMLTRPOConfig.meta_batch x rollouts_per_task", num_worlds, 2, config.episode_steps, self.rng,
+            worlds_per_trial=config.rollouts_per_task)
         #: the first update comes after one iteration's rollouts: the loop refuses a smaller budget
         self.warmup_units = 2 * num_worlds * config.episode_steps
         self.warmup_option = "meta_batch"

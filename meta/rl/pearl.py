@@ -34,15 +34,14 @@ import numpy as np
 import torch
 
 from agents.buffer import TaskBalancedReplayBuffer
-from agents.collector import Collector
 from envs.base import MAX_EPISODE_STEPS
 from envs.layout import ACTION_DIM, OBS_DIM
 from envs.report import EvalReport
-from envs.suite import EnvConfig, make_suite
+from envs.suite import EnvConfig
 from meta.rl.context_encoder import ContextEncoder, context_features
 from meta.rl.pearl_agent import PEARLAgent
 from meta.rl.pearl_sac import LatentSAC, SACSettings, make_optimizers, pearl_update
-from meta.rl.trials import TrialSchedule, check_meta_learning
+from meta.rl.trials import trial_worlds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,20 +99,13 @@ class PEARL:
     def __init__(self, config: PEARLConfig, *, env: EnvConfig = default_env, device: torch.device, seed: int):
         _check(config)
         self.config, self.env_config, self.device = config, env, torch.device(device)
-        self.suite = make_suite(env, seed)
-        check_meta_learning(self.suite, "pearl")
-        self.tasks = self.suite.tasks("train")
-        if config.tasks_per_iteration < len(self.tasks):  # every task keeps a world (the simulators build a task's model in one)
-            raise ValueError(f"PEARLConfig.tasks_per_iteration must be at least the {len(self.tasks)} train tasks of {env.benchmark}, "
-                             f"got {config.tasks_per_iteration}")
-        self.variations = self.suite.variations_per_task
-        self.num_pairs = len(self.tasks) * self.variations
         self.rng = np.random.default_rng(seed)
         self.trial_episodes = config.prior_episodes + config.posterior_episodes
-        self.schedule = TrialSchedule(self.tasks, self.variations, config.tasks_per_iteration, self.trial_episodes, self.rng)
-        self.collector = Collector(self.suite.make_vec("train", num_worlds=config.tasks_per_iteration), self.tasks, seed=seed,
-                                   next_episode=self.schedule, reset_options=self.schedule.first_reset(),
-                                   max_episode_steps=config.episode_steps)
+        self.suite, self.tasks, self.schedule, self.collector = trial_worlds(
+            env, seed, "pearl", "PEARLConfig.tasks_per_iteration", config.tasks_per_iteration, self.trial_episodes,
+            config.episode_steps, self.rng)
+        self.variations = self.suite.variations_per_task
+        self.num_pairs = len(self.tasks) * self.variations
         self.warmup_units = config.tasks_per_iteration * self.trial_episodes * config.episode_steps
         self.warmup_option = "tasks_per_iteration"
 

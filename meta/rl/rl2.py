@@ -31,14 +31,13 @@ import dataclasses
 import numpy as np
 import torch
 
-from agents.collector import Collector
 from envs.base import MAX_EPISODE_STEPS
 from envs.report import EvalReport
-from envs.suite import EnvConfig, make_suite
+from envs.suite import EnvConfig
 from meta.rl.ppo import clipped_surrogate, generalized_advantages
 from meta.rl.recurrent_memory import RecurrentMemory, RL2Agent
 from meta.rl.recurrent_policy import RecurrentActorCritic
-from meta.rl.trials import TrialSchedule, check_meta_learning
+from meta.rl.trials import trial_worlds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,16 +104,9 @@ class RL2:
     def __init__(self, config: RL2Config, *, env: EnvConfig = default_env, device: torch.device, seed: int):
         _check(config)
         self.config, self.env_config, self.device = config, env, torch.device(device)
-        self.suite = make_suite(env, seed)
-        check_meta_learning(self.suite, "rl2-ppo")
-        self.tasks = self.suite.tasks("train")
-        if config.meta_batch < len(self.tasks):  # every task keeps a world (the simulators build a task's model in one)
-            raise ValueError(f"RL2Config.meta_batch must be at least the {len(self.tasks)} train tasks of {env.benchmark}, got {config.meta_batch}")
         self.rng = np.random.default_rng(seed)
-        self.schedule = TrialSchedule(self.tasks, self.suite.variations_per_task, config.meta_batch, config.episodes_per_trial, self.rng)
-        self.collector = Collector(self.suite.make_vec("train", num_worlds=config.meta_batch), self.tasks, seed=seed,
-                                   next_episode=self.schedule, reset_options=self.schedule.first_reset(),
-                                   max_episode_steps=config.episode_steps)
+        self.suite, self.tasks, self.schedule, self.collector = trial_worlds(
+            env, seed, "rl2-ppo", "RL2Config.meta_batch", config.meta_batch, config.episodes_per_trial, config.episode_steps, self.rng)
         self.trial_steps = config.episodes_per_trial * config.episode_steps
         #: steps of each chunk the update backpropagates through (a whole trial unless truncated)
         self.bptt_steps = config.bptt_steps or self.trial_steps

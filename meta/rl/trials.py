@@ -12,9 +12,12 @@ variation side by side, so consecutive worlds share a draw.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
+
+from agents.collector import Collector
+from envs.suite import make_suite
 
 
 def check_meta_learning(suite, learner: str) -> None:
@@ -74,3 +77,29 @@ class TrialSchedule:
         self.task, self.variation = np.array(state["task"]), np.array(state["variation"])
         self.episodes_done, self.new_trial = np.array(state["episodes_done"]), np.array(state["new_trial"])
         self.rng.bit_generator.state = state["rng"]
+
+
+class TrialWorlds(NamedTuple):
+    """What every on-suite meta-learner collects with: its suite, train tasks, trial schedule and collector."""
+
+    suite: Any
+    tasks: tuple[str, ...]
+    schedule: TrialSchedule
+    collector: Collector
+
+
+def trial_worlds(env, seed: int, learner: str, setting: str, num_worlds: int, episodes_per_trial: int, episode_steps: int,
+                 rng: np.random.Generator, worlds_per_trial: int = 1) -> TrialWorlds:
+    """The suite of ``env`` (an ML benchmark, else an error naming them), and ``num_worlds`` worlds of its train
+    split running trials of ``episodes_per_trial`` episodes of ``episode_steps`` steps, ``worlds_per_trial`` side
+    by side, collected by the shared collector. ``setting`` names the config values that set ``num_worlds``, for
+    the error when they are too few: every task keeps a world (the simulators build a task's model in one)."""
+    suite = make_suite(env, seed)
+    check_meta_learning(suite, learner)
+    tasks = suite.tasks("train")
+    if num_worlds < len(tasks):
+        raise ValueError(f"{setting} must be at least the {len(tasks)} train tasks of {env.benchmark}, got {num_worlds}")
+    schedule = TrialSchedule(tasks, suite.variations_per_task, num_worlds, episodes_per_trial, rng, worlds_per_trial=worlds_per_trial)
+    collector = Collector(suite.make_vec("train", num_worlds=num_worlds), tasks, seed=seed, next_episode=schedule,
+                          reset_options=schedule.first_reset(), max_episode_steps=episode_steps)
+    return TrialWorlds(suite, tasks, schedule, collector)
