@@ -87,7 +87,7 @@ def test_the_agent_keeps_each_worlds_context_to_itself_and_starts_from_the_prior
     assert torch.equal(agent.z, z) and len(agent.context) == 3
 
 
-def test_the_critic_trains_the_encoder_and_the_kl_alone_pulls_it_to_the_prior(encoder):
+def test_the_critic_trains_the_encoder_and_the_temperature_moves_only_when_learned(encoder):
     from agents.buffer import TransitionBatch
 
     torch.manual_seed(1)
@@ -100,6 +100,10 @@ def test_the_critic_trains_the_encoder_and_the_kl_alone_pulls_it_to_the_prior(en
     settings = SACSettings(gamma=0.99, tau=0.005, reward_scale=5.0, kl_weight=0.0)
     pearl_update(enc, sac, make_optimizers(enc, sac, 1e-3), context, batch, settings, torch.Generator().manual_seed(0))
     assert any(not torch.equal(a, p) for a, p in zip(before, enc.parameters()))  # no KL: only the critic moved it
+    assert float(sac.log_temperature.detach()) == 0.0  # the paper's fixed temperature
+    learned = SACSettings(gamma=0.99, tau=0.005, reward_scale=5.0, kl_weight=0.1, target_entropy=-4.0)
+    pearl_update(enc, sac, make_optimizers(enc, sac, 1e-3), context, batch, learned, torch.Generator().manual_seed(0))
+    assert float(sac.log_temperature.detach()) != 0.0
 
 
 @pytest.fixture(scope="module")

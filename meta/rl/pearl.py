@@ -52,7 +52,9 @@ class PEARLConfig:
     """Widths of the policy, Q and V networks."""
     kl_weight: float = 0.1
     reward_scale: float = 5.0
-    """Rewards are multiplied by this in the Bellman target (SAC without a learned temperature: the entropy trade-off)."""
+    """Rewards are multiplied by this in the Bellman target (with the temperature fixed: the entropy trade-off)."""
+    learn_temperature: bool = False
+    """Learn SAC's entropy temperature towards entropy -4 (the paper keeps it at 1; see meta.rl.pearl_sac)."""
     lr: float = 3e-4
     gamma: float = 0.99
     tau: float = 0.005
@@ -114,7 +116,8 @@ class PEARL:
         self.encoder = ContextEncoder(config.latent_size, config.encoder_hidden_sizes).to(self.device)
         self.sac = LatentSAC(config.latent_size, config.hidden_sizes).to(self.device)
         self.optimizers = make_optimizers(self.encoder, self.sac, config.lr)
-        self.settings = SACSettings(gamma=config.gamma, tau=config.tau, reward_scale=config.reward_scale, kl_weight=config.kl_weight)
+        self.settings = SACSettings(gamma=config.gamma, tau=config.tau, reward_scale=config.reward_scale, kl_weight=config.kl_weight,
+                                    target_entropy=-float(ACTION_DIM) if config.learn_temperature else None)
         self.replay = TaskBalancedReplayBuffer(self.num_pairs, config.buffer_capacity, OBS_DIM, ACTION_DIM, self.device)
         self.context = TaskBalancedReplayBuffer(self.num_pairs, config.prior_episodes * config.episode_steps, OBS_DIM, ACTION_DIM, self.device)
         self.evaluator = self.suite.adaptation_evaluator(max_steps=min(env.eval_max_steps, config.episode_steps))

@@ -1,13 +1,21 @@
 """PEARL's soft actor-critic, conditioned on the latent context variable, and its update.
 
 Rakelly et al. (ICML 2019), Sec. 4.2 and Algorithm 1: SAC (Haarnoja et al.,
-2018, the version with a state-value network: Q, V and a target V, no learned
-temperature; the reward scale sets the entropy trade-off) whose networks read
+2018, the version with a state-value network: Q, V and a target V; the
+reward scale sets the entropy trade-off) whose networks read
 the observation with a latent z drawn from the posterior of a task's context.
 The critic's Bellman error trains the context encoder (Eq. 3: "we train the
 inference network using gradients from the Bellman update for the critic"),
 together with the KL term; the actor and V read z with its gradient stopped,
 as in the authors' code. Twin Q networks, minimum taken, as there.
+
+One addition, off by default in the paper's settings: a learned temperature
+(``learn_temperature``, SAC's automatic entropy tuning, Haarnoja et al.,
+"Soft Actor-Critic Algorithms and Applications", 2018, Eq. 18, target entropy
+-|A|). With the temperature fixed at 1 and this suite's rewards (0 to 10 a
+step, slowly varying near the goal), the entropy term dominated at reward
+scales 1 and 5: on ML1-reach the policy stayed at maximum entropy (uniform
+actions) for 60k env steps.
 
 The squashed Gaussian is MT-SAC's (``agents.networks.squashed_gaussian``).
 """
@@ -34,6 +42,8 @@ class SACSettings:
     kl_weight: float
     policy_regularization: float = 1e-3
     """Weight of the authors' penalty on the policy's pre-squash means and log-stds."""
+    target_entropy: float | None = None
+    """With a learned temperature: the entropy it steers the policy to; None: the temperature stays 1."""
 
 
 class LatentSAC(nn.Module):
@@ -46,6 +56,8 @@ class LatentSAC(nn.Module):
         self.q1, self.q2 = mlp(width + ACTION_DIM, hidden_sizes, 1), mlp(width + ACTION_DIM, hidden_sizes, 1)
         self.value = mlp(width, hidden_sizes, 1)
         self.target_value = frozen_copy(self.value)
+        #: log of the entropy temperature (stays 0 unless the update learns it)
+        self.log_temperature = nn.Parameter(torch.zeros(()))
 
     def act(self, obs: Tensor, z: Tensor, noise: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
         """(action, its log-density, the policy's raw outputs); ``noise`` None: the deterministic tanh(mean)."""
@@ -92,24 +104,31 @@ def pearl_update(encoder: ContextEncoder, sac: LatentSAC, optimizers: dict[str, 
     # V towards the soft value of the current policy; the policy towards the (updated) Q
     action, log_prob, raw = sac.act(batch.obs, z_stopped, noise)
     new_q = torch.min(*sac.q_values(batch.obs, action, z_stopped))
+    temperature = sac.log_temperature.detach().exp()
     value = sac.value(torch.cat([batch.obs, z_stopped], dim=-1)).squeeze(-1)
-    value_loss = (value - (new_q - log_prob).detach()).pow(2).mean()
+    value_loss = (value - (new_q - temperature * log_prob).detach()).pow(2).mean()
     optimizers["value"].zero_grad(set_to_none=True)
     value_loss.backward()
     optimizers["value"].step()
 
-    policy_loss = (log_prob - new_q).mean() + settings.policy_regularization * raw.pow(2).mean()
+    policy_loss = (temperature * log_prob - new_q).mean() + settings.policy_regularization * raw.pow(2).mean()
     optimizers["policy"].zero_grad(set_to_none=True)
     policy_loss.backward()
     optimizers["policy"].step()
+    if settings.target_entropy is not None:
+        temperature_loss = -(sac.log_temperature * (log_prob.detach() + settings.target_entropy)).mean()
+        optimizers["temperature"].zero_grad(set_to_none=True)
+        temperature_loss.backward()
+        optimizers["temperature"].step()
     with torch.no_grad():
         torch._foreach_lerp_(list(sac.target_value.parameters()), list(sac.value.parameters()), settings.tau)
     return {"losses/q": q_loss.detach(), "losses/kl": kl_loss.detach(), "losses/value": value_loss.detach(),
             "losses/policy": policy_loss.detach(), "charts/posterior_variance": variance.detach().mean(),
-            "charts/entropy": -log_prob.detach().mean()}
+            "charts/entropy": -log_prob.detach().mean(), "charts/temperature": temperature}
 
 
 def make_optimizers(encoder: ContextEncoder, sac: LatentSAC, lr: float) -> dict[str, torch.optim.Optimizer]:
     q_params = list(sac.q1.parameters()) + list(sac.q2.parameters())
     return {"encoder": torch.optim.Adam(encoder.parameters(), lr=lr), "q": torch.optim.Adam(q_params, lr=lr),
-            "value": torch.optim.Adam(sac.value.parameters(), lr=lr), "policy": torch.optim.Adam(sac.policy.parameters(), lr=lr)}
+            "value": torch.optim.Adam(sac.value.parameters(), lr=lr), "policy": torch.optim.Adam(sac.policy.parameters(), lr=lr),
+            "temperature": torch.optim.Adam([sac.log_temperature], lr=lr)}
