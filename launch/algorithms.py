@@ -264,3 +264,19 @@ register_preset(Preset("ml10-maml-cpu", "maml-trpo", "MAML-TRPO on ML10 at ml1-r
 #: rollouts of 500 steps, i.e. 200k env steps per iteration, 15M env steps in all)
 register_preset(Preset("ml10-maml", "maml-trpo", "MAML-TRPO on ML10 at the literature's size (2 x 512, meta-batch 20, 10 x 500-step rollouts, 15M steps)",
                        env={"benchmark": "ML10", "task": None}, run={"budget": 15_000_000, "eval_every": 1_000_000}))
+#: PEARL sized for a CPU: 2 x 128 SAC networks and encoder, meta-batch 8 pairs of 128 transitions (context 64),
+#: 100-step episodes, 250 updates per iteration of 5 worlds x 2 episodes (1,000 env steps), and the learned
+#: temperature (with the paper's fixed one the policy stayed uniform on this suite: meta.rl.pearl_sac).
+PEARL_CPU = {"hidden_sizes": (128, 128), "encoder_hidden_sizes": (128, 128), "meta_batch": 8, "episode_steps": 100,
+             "updates_per_iteration": 250, "batch_size": 128, "buffer_capacity": 5_000, "learn_temperature": True}
+register_preset(Preset("ml1-reach-pearl", "pearl", "PEARL on ML1-reach (goal hidden), sized for a laptop CPU, 400k env steps",
+                       config=PEARL_CPU, env={"benchmark": "ML1", "task": "reach", "eval_max_steps": 100},
+                       run={"budget": 400_000, "eval_every": 50_000}))
+register_preset(Preset("ml10-pearl-cpu", "pearl", "PEARL on ML10 at ml1-reach-pearl's size (10 worlds per iteration)",
+                       config={**PEARL_CPU, "tasks_per_iteration": 10}, env={"benchmark": "ML10", "task": None, "eval_max_steps": 100},
+                       run={"budget": 1_000_000, "eval_every": 250_000}))
+#: The Meta-World paper's PEARL (its appendix D.9: latent 7, KL weight 0.01, meta-batch 10 on ML10) on the authors'
+#: networks (3 x 300, encoder 3 x 200, 256-transition batches), 500-step episodes
+register_preset(Preset("ml10-pearl", "pearl", "PEARL on ML10 with the Meta-World paper's settings (latent 7, KL 0.01, meta-batch 10)",
+                       config={"latent_size": 7, "kl_weight": 0.01, "meta_batch": 10, "tasks_per_iteration": 10},
+                       env={"benchmark": "ML10", "task": None}, run={"budget": 10_000_000, "eval_every": 500_000}))
