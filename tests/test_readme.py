@@ -29,6 +29,13 @@ TINY = {
     "group-shift": {"--run.budget": ["4"], "--run.eval-every": ["2"], "--algorithm.support": ["20"]},
     "rl2": {"--algorithm.hidden-size": ["16"], "--algorithm.episodes-per-trial": ["2"], "--algorithm.episode-steps": ["10"],
             "--algorithm.meta-batch": ["10"], "--algorithm.epochs": ["1"], "--algorithm.minibatches": ["1"], "--run.budget": ["200"]},
+    # ML10 needs a world per train task: 5 pairs x 2 rollouts, and PEARL's 10 worlds
+    "maml-trpo": {"--algorithm.hidden-sizes": ["8"], "--algorithm.meta-batch": ["5"], "--algorithm.rollouts-per-task": ["2"],
+                  "--algorithm.episode-steps": ["10"], "--algorithm.cg-iterations": ["2"], "--run.budget": ["400"]},
+    "pearl": {"--algorithm.latent-size": ["2"], "--algorithm.encoder-hidden-sizes": ["8"], "--algorithm.hidden-sizes": ["8"],
+              "--algorithm.meta-batch": ["2"], "--algorithm.tasks-per-iteration": ["10"], "--algorithm.episode-steps": ["10"],
+              "--algorithm.updates-per-iteration": ["2"], "--algorithm.batch-size": ["4"], "--algorithm.context-batch": ["3"],
+              "--algorithm.buffer-capacity": ["50"], "--run.budget": ["400"]},
 }
 TINY_EVALUATION = {"--env.eval-episodes-per-task": ["1"], "--env.eval-max-steps": ["5"], "--run.no-progress-bar": []}
 #: what a later command of the walk may change of a run an earlier one made: its budget (growing)
@@ -71,6 +78,10 @@ def learner_of(args: list[str]) -> str | None:
     named = train[0] if train and not train[0].startswith("-") else "mt10-pcgrad"
     if named.startswith("sb3") or "sb3" in named:
         return "sb3"
+    if named == "maml-trpo" or (named.startswith("ml") and "maml" in named):
+        return "maml-trpo"
+    if "pearl" in named:
+        return "pearl"
     if named in ("msr", "maml") or named.startswith(("msr", "maml")):
         return "msr"
     if "rl2" in named:
@@ -128,7 +139,7 @@ def test_every_documented_train_command_names_a_learner_and_options_that_exist()
         if command_of(args) != "train" or learner_of(args) is None:
             continue  # a resume or --config command needs the run an earlier command makes: the walk runs it
         algorithm, experiment = parse(args[args.index("train") + 1 :])
-        assert algorithm in ("mtsac", "sb3-sac", "sb3-ppo", "msr", "rl2-ppo", "arm-cml", "arm-ll", "erm"), (args, algorithm)
+        assert algorithm in ("mtsac", "sb3-sac", "sb3-ppo", "msr", "rl2-ppo", "maml-trpo", "pearl", "arm-cml", "arm-ll", "erm"), (args, algorithm)
         if "--run.budget" in args:
             assert experiment.run.budget == int(args[args.index("--run.budget") + 1]), args
         parsed += 1
