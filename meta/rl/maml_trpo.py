@@ -38,7 +38,7 @@ from envs.report import EvalReport
 from envs.suite import EnvConfig
 from meta.rl.gaussian_policy import GaussianPolicy, sample
 from meta.rl.maml import MAMLAgent, Rollouts, adapt, advantages, make_inner_loop, outer_objectives, task_outputs
-from meta.rl.trials import trial_worlds
+from meta.rl.trials import check_config, trial_worlds
 from meta.rl.trpo import trpo_step
 
 
@@ -76,13 +76,10 @@ class MAMLTRPOConfig:
 
 
 def _check(config: MAMLTRPOConfig) -> None:
-    positive = ("meta_batch", "rollouts_per_task", "episode_steps", "inner_lr", "inner_steps", "max_kl", "cg_iterations",
-                "backtrack_ratio", "max_backtracks")
-    bad = [f"{name}={getattr(config, name)}" for name in positive if getattr(config, name) <= 0]
-    if bad or not config.hidden_sizes or min(config.hidden_sizes) < 1:
-        raise ValueError(f"MAMLTRPOConfig needs positive {', '.join(bad) or f'hidden_sizes, got {config.hidden_sizes}'}")
-    if config.episode_steps > MAX_EPISODE_STEPS:
-        raise ValueError(f"MAMLTRPOConfig.episode_steps must be at most the env's {MAX_EPISODE_STEPS}, got {config.episode_steps}")
+    check_config(config, ("meta_batch", "rollouts_per_task", "episode_steps", "inner_lr", "inner_steps", "max_kl", "cg_iterations",
+                          "backtrack_ratio", "max_backtracks"))
+    if not config.hidden_sizes or min(config.hidden_sizes) < 1:
+        raise ValueError(f"MAMLTRPOConfig needs positive hidden_sizes, got {config.hidden_sizes}")
     if not (0 < config.gamma <= 1 and 0 <= config.gae_lambda <= 1 and config.backtrack_ratio < 1 and config.cg_damping >= 0):
         raise ValueError(f"MAMLTRPOConfig needs 0 < gamma <= 1, 0 <= gae_lambda <= 1, backtrack_ratio < 1 and cg_damping >= 0; "
                          f"got {config.gamma}, {config.gae_lambda}, {config.backtrack_ratio} and {config.cg_damping}")

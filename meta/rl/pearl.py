@@ -41,7 +41,7 @@ from envs.suite import EnvConfig
 from meta.rl.context_encoder import ContextEncoder, context_features
 from meta.rl.pearl_agent import PEARLAgent
 from meta.rl.pearl_sac import LatentSAC, SACSettings, make_optimizers, pearl_update
-from meta.rl.trials import trial_worlds
+from meta.rl.trials import check_config, trial_worlds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,14 +75,11 @@ class PEARLConfig:
 
 
 def _check(config: PEARLConfig) -> None:
-    positive = ("latent_size", "kl_weight", "reward_scale", "lr", "meta_batch", "tasks_per_iteration", "episode_steps",
-                "prior_episodes", "updates_per_iteration", "batch_size", "context_batch", "buffer_capacity")
-    bad = [f"{name}={getattr(config, name)}" for name in positive if getattr(config, name) <= 0]
-    if bad:
-        raise ValueError(f"PEARLConfig needs positive {', '.join(bad)}")
-    if config.episode_steps > MAX_EPISODE_STEPS or config.posterior_episodes < 0 or not (0 < config.gamma <= 1 and 0 < config.tau <= 1):
-        raise ValueError(f"PEARLConfig needs episode_steps <= {MAX_EPISODE_STEPS}, posterior_episodes >= 0, 0 < gamma <= 1, 0 < tau <= 1; "
-                         f"got {config.episode_steps}, {config.posterior_episodes}, {config.gamma}, {config.tau}")
+    check_config(config, ("latent_size", "kl_weight", "reward_scale", "lr", "meta_batch", "tasks_per_iteration", "episode_steps",
+                          "prior_episodes", "updates_per_iteration", "batch_size", "context_batch", "buffer_capacity"))
+    if config.posterior_episodes < 0 or not (0 < config.gamma <= 1 and 0 < config.tau <= 1):
+        raise ValueError(f"PEARLConfig needs posterior_episodes >= 0, 0 < gamma <= 1, 0 < tau <= 1; "
+                         f"got {config.posterior_episodes}, {config.gamma}, {config.tau}")
 
 
 #: what ``python -m launch train pearl`` trains on unless told otherwise

@@ -37,7 +37,7 @@ from envs.suite import EnvConfig
 from meta.rl.ppo import clipped_surrogate, generalized_advantages
 from meta.rl.recurrent_memory import RecurrentMemory, RL2Agent
 from meta.rl.recurrent_policy import RecurrentActorCritic
-from meta.rl.trials import trial_worlds
+from meta.rl.trials import check_config, trial_worlds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,12 +72,7 @@ class RL2Config:
 
 
 def _check(config: RL2Config) -> None:
-    positive = ("hidden_size", "episodes_per_trial", "episode_steps", "meta_batch", "epochs", "minibatches", "lr", "reward_scale")
-    bad = [f"{name}={getattr(config, name)}" for name in positive if getattr(config, name) <= 0]
-    if bad:
-        raise ValueError(f"RL2Config needs positive {', '.join(bad)}")
-    if config.episode_steps > MAX_EPISODE_STEPS:
-        raise ValueError(f"RL2Config.episode_steps must be at most the env's {MAX_EPISODE_STEPS}, got {config.episode_steps}")
+    check_config(config, ("hidden_size", "episodes_per_trial", "episode_steps", "meta_batch", "epochs", "minibatches", "lr", "reward_scale"))
     trial = config.episodes_per_trial * config.episode_steps
     bptt = config.bptt_steps or trial
     if bptt < 1 or trial % bptt:

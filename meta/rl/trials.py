@@ -17,7 +17,19 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from agents.collector import Collector
+from envs.base import MAX_EPISODE_STEPS
 from envs.suite import make_suite
+
+
+def check_config(config, positive: Sequence[str]) -> None:
+    """What every meta-RL config is checked for: the ``positive`` fields above zero, and episodes
+    (``episode_steps``) no longer than the env's."""
+    name = type(config).__name__
+    bad = [f"{field}={getattr(config, field)}" for field in positive if getattr(config, field) <= 0]
+    if bad:
+        raise ValueError(f"{name} needs positive {', '.join(bad)}")
+    if config.episode_steps > MAX_EPISODE_STEPS:
+        raise ValueError(f"{name}.episode_steps must be at most the env's {MAX_EPISODE_STEPS}, got {config.episode_steps}")
 
 
 def check_meta_learning(suite, learner: str) -> None:
