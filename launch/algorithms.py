@@ -269,9 +269,9 @@ register_preset(Preset("ml10-maml", "maml-trpo", "MAML-TRPO on ML10 at the liter
 #: temperature (with the paper's fixed one the policy stayed uniform on this suite: meta.rl.pearl_sac).
 PEARL_CPU = {"hidden_sizes": (128, 128), "encoder_hidden_sizes": (128, 128), "meta_batch": 8, "episode_steps": 100,
              "updates_per_iteration": 250, "batch_size": 128, "buffer_capacity": 5_000, "learn_temperature": True}
-register_preset(Preset("ml1-reach-pearl", "pearl", "PEARL on ML1-reach (goal hidden), sized for a laptop CPU, 400k env steps",
+register_preset(Preset("ml1-reach-pearl", "pearl", "PEARL on ML1-reach (goal hidden), sized for a laptop CPU, 800k env steps",
                        config=PEARL_CPU, env={"benchmark": "ML1", "task": "reach", "eval_max_steps": 100},
-                       run={"budget": 400_000, "eval_every": 50_000}))
+                       run={"budget": 800_000, "eval_every": 50_000}))
 register_preset(Preset("ml10-pearl-cpu", "pearl", "PEARL on ML10 at ml1-reach-pearl's size (10 worlds per iteration)",
                        config={**PEARL_CPU, "tasks_per_iteration": 10}, env={"benchmark": "ML10", "task": None, "eval_max_steps": 100},
                        run={"budget": 1_000_000, "eval_every": 250_000}))
