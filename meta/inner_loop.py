@@ -146,13 +146,10 @@ class InnerLoop(nn.Module):
         return self.loss(self.predict(adapted, x_query), y_query)
 
     # ----------------------------------------------------------------- meta-batch
-    def batch_adapt(self, x_support: Tensor, y_support, *, inner_params: Mapping[str, Tensor] | None = None,
-                    first_order: bool = False) -> dict[str, Tensor]:
-        """Adapted inner parameters for every task: each tensor gains a leading task axis. Every task starts from
-        ``inner_params`` (default: the meta-learned initialisation)."""
+    def batch_adapt(self, x_support: Tensor, y_support, *, first_order: bool = False) -> dict[str, Tensor]:
+        """Adapted inner parameters for every task: each tensor gains a leading task axis."""
         _check_batch(x_support, y_support, None, None)
-        start = dict(self.initial() if inner_params is None else inner_params)
-        return vmap(lambda xs, ys: self.adapt(xs, ys, start, first_order=first_order))(x_support, y_support)
+        return vmap(lambda xs, ys: self.adapt(xs, ys, first_order=first_order))(x_support, y_support)
 
     def batch_predict(self, adapted: Mapping[str, Tensor], x: Tensor) -> Tensor:
         """Per-task predictions: ``adapted`` from ``batch_adapt``, ``x`` of shape (tasks, examples, ...)."""

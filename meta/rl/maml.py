@@ -70,12 +70,11 @@ def advantages(rollouts: Rollouts, gamma: float, gae_lambda: float) -> Tensor:
     return advantage.reshape(k, episodes, steps)
 
 
-def adapt(inner: InnerLoop, rollouts: Rollouts, advantage: Tensor, *, params: dict[str, Tensor] | None = None,
-          first_order: bool = False) -> dict[str, Tensor]:
+def adapt(inner: InnerLoop, rollouts: Rollouts, advantage: Tensor, *, first_order: bool = False) -> dict[str, Tensor]:
     """Every task's adapted parameters (a leading task axis) after the inner step on its rollouts, differentiable
-    with respect to ``params`` (default: the policy's own) unless ``first_order``."""
+    with respect to the policy's parameters unless ``first_order`` (or computed under ``torch.no_grad``)."""
     targets = (rollouts.flat(rollouts.actions), rollouts.flat(advantage))
-    return inner.batch_adapt(rollouts.flat(rollouts.obs), targets, inner_params=params, first_order=first_order)
+    return inner.batch_adapt(rollouts.flat(rollouts.obs), targets, first_order=first_order)
 
 
 def task_outputs(inner: InnerLoop, adapted: dict[str, Tensor] | None, obs: Tensor) -> tuple[Tensor, Tensor]:
@@ -86,13 +85,13 @@ def task_outputs(inner: InnerLoop, adapted: dict[str, Tensor] | None, obs: Tenso
 
 
 def outer_objectives(inner: InnerLoop, pre: Rollouts, pre_advantage: Tensor, post: Rollouts, post_advantage: Tensor, *,
-                     first_order: bool = False) -> tuple[Callable[[], Tensor], Callable[[], Tensor]]:
-    """MAML's outer objectives as closures over the policy's current parameters: ``(surrogate_loss, mean_kl)``.
+                     first_order: bool = False) -> Callable[[], tuple[Tensor, Tensor]]:
+    """MAML's outer objectives as one closure over the policy's current parameters: ``() -> (surrogate_loss, mean_kl)``.
 
-    Both rerun the inner step on the pre-adaptation rollouts, so they are functions of the initial parameters
-    through it. ``surrogate_loss()`` is minus the mean over tasks and post-adaptation samples of the probability
-    ratio of the adapted policy to the adapted policy at the time of this call, times the advantage (Schulman et
-    al., 2015, Eq. 14); ``mean_kl()`` is the mean KL divergence from that policy to the adapted policy now.
+    It reruns the inner step on the pre-adaptation rollouts (once for both), so both are functions of the initial
+    parameters through it. The surrogate loss is minus the mean over tasks and post-adaptation samples of the
+    probability ratio of the adapted policy to the adapted policy at the time of this call, times the advantage
+    (Schulman et al., 2015, Eq. 14); the KL is the mean divergence from that policy to the adapted policy now.
     """
     post_obs, post_actions, post_advantage = post.flat(post.obs), post.flat(post.actions), post.flat(post_advantage)
 
@@ -103,15 +102,12 @@ def outer_objectives(inner: InnerLoop, pre: Rollouts, pre_advantage: Tensor, pos
         old_mean, old_log_std = adapted_outputs()
         old_log_prob = log_likelihood(old_mean, old_log_std, post_actions)
 
-    def surrogate_loss() -> Tensor:
+    def objectives() -> tuple[Tensor, Tensor]:
         mean, log_std = adapted_outputs()
         ratio = torch.exp(log_likelihood(mean, log_std, post_actions) - old_log_prob)
-        return -(ratio * post_advantage).mean()
+        return -(ratio * post_advantage).mean(), kl_divergence(old_mean, old_log_std, mean, log_std).mean()
 
-    def mean_kl() -> Tensor:
-        return kl_divergence(old_mean, old_log_std, *adapted_outputs()).mean()
-
-    return surrogate_loss, mean_kl
+    return objectives
 
 
 class MAMLAgent:
@@ -160,7 +156,7 @@ class MAMLAgent:
             raise RuntimeError("MAMLAgent.adapt() needs at least one finished adaptation episode since init()")
         rollouts = Rollouts(*(torch.stack(column, dim=1) for column in zip(*self.episodes)))  # [N, E, T, ...]
         with torch.no_grad():
-            self.adapted = {name: p.detach() for name, p in adapt(self.inner, rollouts, advantages(rollouts, self.gamma, self.gae_lambda)).items()}
+            self.adapted = adapt(self.inner, rollouts, advantages(rollouts, self.gamma, self.gae_lambda))
 
     @torch.no_grad()
     def eval_action(self, obs: np.ndarray) -> np.ndarray:

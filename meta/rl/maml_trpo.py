@@ -129,7 +129,7 @@ class MAMLTRPO:
         pre, pre_success = self._rollouts(None)
         pre_advantage = advantages(pre, c.gamma, c.gae_lambda)
         with torch.no_grad():
-            adapted = {name: p.detach() for name, p in adapt(self.inner, pre, pre_advantage).items()}
+            adapted = adapt(self.inner, pre, pre_advantage)
         post, post_success = self._rollouts(adapted)
         metrics = self.outer_step(pre, pre_advantage, post, advantages(post, c.gamma, c.gae_lambda))
         self.iterations += 1
@@ -174,8 +174,8 @@ class MAMLTRPO:
     def outer_step(self, pre: Rollouts, pre_advantage: torch.Tensor, post: Rollouts, post_advantage: torch.Tensor) -> dict[str, float]:
         """TRPO on the post-adaptation surrogate as a function of the policy's parameters through the inner step."""
         c = self.config
-        surrogate_loss, mean_kl = outer_objectives(self.inner, pre, pre_advantage, post, post_advantage, first_order=c.first_order)
-        result = trpo_step(list(self.policy.parameters()), surrogate_loss, mean_kl, max_kl=c.max_kl, cg_iterations=c.cg_iterations,
+        objectives = outer_objectives(self.inner, pre, pre_advantage, post, post_advantage, first_order=c.first_order)
+        result = trpo_step(list(self.policy.parameters()), objectives, max_kl=c.max_kl, cg_iterations=c.cg_iterations,
                            damping=c.cg_damping, backtrack_ratio=c.backtrack_ratio, max_backtracks=c.max_backtracks)
         return {"losses/surrogate_before": result.loss_before, "losses/surrogate_after": result.loss_after,
                 "charts/kl": result.kl, "charts/backtracks": float(result.backtracks), "charts/step_accepted": float(result.accepted)}

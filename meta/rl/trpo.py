@@ -9,8 +9,8 @@ never the matrix), (2) the largest step along x that the quadratic model of D
 allows, sqrt(2 delta / x^T F x), and (3) a backtracking line search that
 accepts the first shrunk step that lowers L and keeps D <= delta, or none.
 
-The surrogate and the KL are closures over the parameters, so MAML's outer
-step (``meta.rl.maml_trpo``) passes ones that run the inner adaptation inside:
+The surrogate and the KL come from one closure over the parameters, so MAML's
+outer step (``meta.rl.maml_trpo``) passes one that runs the inner adaptation inside:
 the Fisher-vector products then differentiate through the inner step, as
 MAML-TRPO needs (Finn et al., 2017, Sec. 5.3). Written here because the
 libraries that ship TRPO (stable-baselines3-contrib, garage) take a policy and
@@ -24,6 +24,7 @@ from typing import Callable, NamedTuple, Sequence
 
 import torch
 from torch import Tensor
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 
 class TRPOStep(NamedTuple):
@@ -32,17 +33,6 @@ class TRPOStep(NamedTuple):
     loss_after: float
     kl: float  #: the KL divergence after the step (0 when rejected)
     backtracks: int  #: shrinkings of the full step before it was accepted (max_backtracks when rejected)
-
-
-def _flat(tensors: Sequence[Tensor]) -> Tensor:
-    return torch.cat([t.reshape(-1) for t in tensors])
-
-
-def _assign(params: Sequence[Tensor], flat: Tensor) -> None:
-    offset = 0
-    for p in params:
-        p.copy_(flat[offset : offset + p.numel()].view_as(p))
-        offset += p.numel()
 
 
 def conjugate_gradient(matrix_vector: Callable[[Tensor], Tensor], b: Tensor, iterations: int = 10,
@@ -64,23 +54,25 @@ def conjugate_gradient(matrix_vector: Callable[[Tensor], Tensor], b: Tensor, ite
     return x
 
 
-def trpo_step(params: Sequence[Tensor], loss_fn: Callable[[], Tensor], kl_fn: Callable[[], Tensor], *, max_kl: float,
+def trpo_step(params: Sequence[Tensor], objectives: Callable[[], tuple[Tensor, Tensor]], *, max_kl: float,
               cg_iterations: int = 10, damping: float = 1e-5, backtrack_ratio: float = 0.8,
               max_backtracks: int = 15) -> TRPOStep:
-    """One TRPO update of ``params`` (in place): minimize ``loss_fn()`` with ``kl_fn() <= max_kl``.
+    """One TRPO update of ``params`` (in place): minimize the loss with the KL at most ``max_kl``.
 
-    ``loss_fn`` and ``kl_fn`` read the current values of ``params``; ``kl_fn`` is
-    the divergence from the policy as it was when this was called (0 there).
-    ``damping`` adds a multiple of the identity to the Fisher matrix, as garage
-    and metaworld-algorithms do, so conjugate gradient stays well posed.
+    ``objectives()`` returns ``(loss, kl)`` at the current values of ``params``,
+    the KL being the divergence from the policy as it was when this was called
+    (0 there); one call gives both, so a closure that runs an inner step runs it
+    once per point evaluated. ``damping`` adds a multiple of the identity to the
+    Fisher matrix, as garage and metaworld-algorithms do, so conjugate gradient
+    stays well posed.
     """
     params = list(params)
-    loss = loss_fn()
-    gradient = _flat(torch.autograd.grad(loss, params))
-    kl_gradient = _flat(torch.autograd.grad(kl_fn(), params, create_graph=True))
+    loss, kl = objectives()
+    gradient = parameters_to_vector(torch.autograd.grad(loss, params, retain_graph=True))
+    kl_gradient = parameters_to_vector(torch.autograd.grad(kl, params, create_graph=True))
 
     def fisher_vector(v: Tensor) -> Tensor:
-        return _flat(torch.autograd.grad(kl_gradient @ v, params, retain_graph=True)) + damping * v
+        return parameters_to_vector(torch.autograd.grad(kl_gradient @ v, params, retain_graph=True)) + damping * v
 
     direction = conjugate_gradient(fisher_vector, -gradient, cg_iterations)
     curvature = float(direction @ fisher_vector(direction))
@@ -89,11 +81,11 @@ def trpo_step(params: Sequence[Tensor], loss_fn: Callable[[], Tensor], kl_fn: Ca
         return TRPOStep(False, loss_before, loss_before, 0.0, max_backtracks)
     full_step = math.sqrt(2.0 * max_kl / curvature) * direction
     with torch.no_grad():
-        start = _flat(params).clone()
+        start = parameters_to_vector(params).clone()
         for backtracks in range(max_backtracks):
-            _assign(params, start + backtrack_ratio**backtracks * full_step)
-            loss_after, kl = float(loss_fn()), float(kl_fn())
-            if loss_after < loss_before and kl <= max_kl:
-                return TRPOStep(True, loss_before, loss_after, kl, backtracks)
-        _assign(params, start)
+            vector_to_parameters(start + backtrack_ratio**backtracks * full_step, params)
+            loss_after, kl_after = (float(value) for value in objectives())
+            if loss_after < loss_before and kl_after <= max_kl:
+                return TRPOStep(True, loss_before, loss_after, kl_after, backtracks)
+        vector_to_parameters(start, params)
     return TRPOStep(False, loss_before, loss_before, 0.0, max_backtracks)
