@@ -180,14 +180,14 @@ class PEARL:
             if len(self.collector.last_finished) != n:
                 raise RuntimeError("PEARL collection lost its trial alignment: every world's episode must end together")
             success[phase].extend(e.success for e in self.collector.last_finished)
-        self._filled = np.flatnonzero(self.context.size > 0)
         return {f"charts/{phase}_success": float(np.mean(values)) for phase, values in success.items() if values}
 
     # ------------------------------------------------------------- update
     def _update(self) -> dict[str, torch.Tensor]:
         c = self.config
-        chosen = torch.randint(len(self._filled), (c.meta_batch,), generator=self.generator, device=self.device).cpu().numpy()
-        tasks = self._filled[chosen]
+        collected = np.flatnonzero(self.context.size > 0)  # the pairs with context so far
+        chosen = torch.randint(len(collected), (c.meta_batch,), generator=self.generator, device=self.device).cpu().numpy()
+        tasks = collected[chosen]
         context = self.context.sample(c.context_batch, self.generator, tasks=tasks)
         batch = self.replay.sample(c.batch_size, self.generator, tasks=tasks)
         return pearl_update(self.encoder, self.sac, self.optimizers, context_features(context.obs, context.action, context.reward),
@@ -217,5 +217,4 @@ class PEARL:
         self.collector.load_state_dict(state["collector"])
         self.replay.load_state_dict(state["replay"])
         self.context.load_state_dict(state["context"])
-        self._filled = np.flatnonzero(self.context.size > 0)
         self.iterations = int(state["iterations"])

@@ -95,11 +95,7 @@ def pearl_update(encoder: ContextEncoder, sac: LatentSAC, optimizers: dict[str, 
             sac.target_value(torch.cat([batch.next_obs, z_stopped], dim=-1)).squeeze(-1)
     q_loss = (q1 - target).pow(2).mean() + (q2 - target).pow(2).mean()
     kl_loss = settings.kl_weight * kl_to_prior(mean, variance).sum()
-    optimizers["encoder"].zero_grad(set_to_none=True)
-    optimizers["q"].zero_grad(set_to_none=True)
-    (q_loss + kl_loss).backward()
-    optimizers["encoder"].step()
-    optimizers["q"].step()
+    _step(q_loss + kl_loss, optimizers["encoder"], optimizers["q"])
 
     # V towards the soft value of the current policy; the policy towards the (updated) Q
     action, log_prob, raw = sac.act(batch.obs, z_stopped, noise)
@@ -107,24 +103,27 @@ def pearl_update(encoder: ContextEncoder, sac: LatentSAC, optimizers: dict[str, 
     temperature = sac.log_temperature.detach().exp()
     value = sac.value(torch.cat([batch.obs, z_stopped], dim=-1)).squeeze(-1)
     value_loss = (value - (new_q - temperature * log_prob).detach()).pow(2).mean()
-    optimizers["value"].zero_grad(set_to_none=True)
-    value_loss.backward()
-    optimizers["value"].step()
+    _step(value_loss, optimizers["value"])
 
     policy_loss = (temperature * log_prob - new_q).mean() + settings.policy_regularization * raw.pow(2).mean()
-    optimizers["policy"].zero_grad(set_to_none=True)
-    policy_loss.backward()
-    optimizers["policy"].step()
+    _step(policy_loss, optimizers["policy"])
     if settings.target_entropy is not None:
-        temperature_loss = -(sac.log_temperature * (log_prob.detach() + settings.target_entropy)).mean()
-        optimizers["temperature"].zero_grad(set_to_none=True)
-        temperature_loss.backward()
-        optimizers["temperature"].step()
+        _step(-(sac.log_temperature * (log_prob.detach() + settings.target_entropy)).mean(), optimizers["temperature"])
     with torch.no_grad():
         torch._foreach_lerp_(list(sac.target_value.parameters()), list(sac.value.parameters()), settings.tau)
     return {"losses/q": q_loss.detach(), "losses/kl": kl_loss.detach(), "losses/value": value_loss.detach(),
             "losses/policy": policy_loss.detach(), "charts/posterior_variance": variance.detach().mean(),
             "charts/entropy": -log_prob.detach().mean(), "charts/temperature": temperature}
+
+
+def _step(loss: Tensor, *optimizers: torch.optim.Optimizer) -> None:
+    """Step ``optimizers`` along the gradient of ``loss`` with respect to their own parameters only: the other
+    networks ``loss`` passes through (the critic under the policy loss) get no gradient computed or kept."""
+    params = [p for optimizer in optimizers for group in optimizer.param_groups for p in group["params"]]
+    for param, gradient in zip(params, torch.autograd.grad(loss, params)):
+        param.grad = gradient
+    for optimizer in optimizers:
+        optimizer.step()
 
 
 def make_optimizers(encoder: ContextEncoder, sac: LatentSAC, lr: float) -> dict[str, torch.optim.Optimizer]:
