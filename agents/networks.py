@@ -152,6 +152,16 @@ class TwinCritic(_Ensemble):
         return critic_forward(self.params(), obs, action, task_ids, self.multi_head)
 
 
+def mlp(in_dim: int, hidden_sizes: Sequence[int], out_dim: int, activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+    """A plain module MLP (``activation`` after each hidden layer, a linear output), for the learners whose
+    networks are ordinary modules (meta-RL policies, encoders, dynamics models) rather than the ensembles above."""
+    layers: list[nn.Module] = []
+    for width in hidden_sizes:
+        layers += [nn.Linear(in_dim, width), activation()]
+        in_dim = width
+    return nn.Sequential(*layers, nn.Linear(in_dim, out_dim))
+
+
 def frozen_copy(module: nn.Module) -> nn.Module:
     """A copy with ``requires_grad=False`` everywhere (target networks)."""
     target = copy.deepcopy(module)

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from agents.networks import mlp
 from envs import DynamicsVariation, layout, scripted_policy
 from envs.registry import get_task
 
@@ -119,13 +120,6 @@ def collect_groups(config: DynamicsShiftConfig, scales, seed: int) -> DynamicsGr
     return groups
 
 
-def _mlp(sizes: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for a, b in zip(sizes, sizes[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    return nn.Sequential(*layers[:-1])
-
-
 class DynamicsModel(nn.Module):
     """Predicts (groups, query, 3) from query inputs, and for ``arm-cml``/``oracle`` what each adapts with."""
 
@@ -135,9 +129,9 @@ class DynamicsModel(nn.Module):
             raise ValueError(f"model must be one of {MODELS}, got {kind!r}")
         self.kind = kind
         extra = {"erm": 0, "arm-cml": config.context_size, "oracle": 2}[kind]
-        self.predictor = _mlp([inputs + extra, config.hidden, config.hidden, 3])
+        self.predictor = mlp(inputs + extra, (config.hidden, config.hidden), 3)
         if kind == "arm-cml":
-            self.encoder = _mlp([inputs + 3, config.hidden, config.context_size])
+            self.encoder = mlp(inputs + 3, (config.hidden,), config.context_size)
 
     def forward(self, query: Tensor, context_in: Tensor, context_out: Tensor, log_scales: Tensor) -> Tensor:
         if self.kind == "erm":

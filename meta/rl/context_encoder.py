@@ -22,6 +22,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from agents.networks import mlp
 from envs.layout import ACTION_DIM, OBS_DIM
 
 #: a context transition: the observation, the action and the reward (scaled by 1/10: rewards lie in [0, 10])
@@ -32,15 +33,6 @@ MIN_VARIANCE = 1e-7
 def context_features(obs: Tensor, action: Tensor, reward: Tensor) -> Tensor:
     """[..., CONTEXT_DIM] transitions as the encoder reads them."""
     return torch.cat([obs, action, reward.unsqueeze(-1) / 10.0], dim=-1)
-
-
-def mlp(in_dim: int, hidden_sizes: Sequence[int], out_dim: int) -> nn.Sequential:
-    """ReLU hidden layers and a linear output (the authors' ``FlattenMlp``)."""
-    layers: list[nn.Module] = []
-    for width in hidden_sizes:
-        layers += [nn.Linear(in_dim, width), nn.ReLU()]
-        in_dim = width
-    return nn.Sequential(*layers, nn.Linear(in_dim, out_dim))
 
 
 def product_of_gaussians(means: Tensor, variances: Tensor) -> tuple[Tensor, Tensor]:

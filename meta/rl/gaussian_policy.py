@@ -17,6 +17,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from agents.networks import mlp
 from envs.layout import ACTION_DIM, OBS_DIM
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -25,12 +26,7 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 class GaussianPolicy(nn.Module):
     def __init__(self, hidden_sizes: Sequence[int] = (64, 64), init_log_std: float = 0.0):
         super().__init__()
-        layers: list[nn.Module] = []
-        width = OBS_DIM
-        for size in hidden_sizes:
-            layers += [nn.Linear(width, size), nn.Tanh()]
-            width = size
-        self.body = nn.Sequential(*layers, nn.Linear(width, ACTION_DIM))
+        self.body = mlp(OBS_DIM, hidden_sizes, ACTION_DIM, activation=nn.Tanh)
         nn.init.normal_(self.body[-1].weight, std=0.01)  # near-zero initial means: every task starts from the same place
         nn.init.zeros_(self.body[-1].bias)
         self.log_std = nn.Parameter(torch.full((ACTION_DIM,), float(init_log_std)))

@@ -29,9 +29,9 @@ import torch
 from torch import Tensor, nn
 
 from agents.buffer import TransitionBatch
-from agents.networks import frozen_copy, squashed_gaussian
+from agents.networks import frozen_copy, mlp, squashed_gaussian
 from envs.layout import ACTION_DIM, OBS_DIM
-from meta.rl.context_encoder import ContextEncoder, kl_to_prior, mlp
+from meta.rl.context_encoder import ContextEncoder, kl_to_prior
 
 
 @dataclasses.dataclass(frozen=True)
