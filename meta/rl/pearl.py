@@ -38,7 +38,7 @@ from envs.base import MAX_EPISODE_STEPS
 from envs.layout import ACTION_DIM, OBS_DIM
 from envs.report import EvalReport
 from envs.suite import EnvConfig
-from meta.rl.context_encoder import ContextEncoder, context_features
+from meta.rl.context_encoder import CONTEXT_DIM, ContextEncoder, context_features
 from meta.rl.pearl_agent import PEARLAgent
 from meta.rl.pearl_sac import LatentSAC, SACSettings, make_optimizers, pearl_update
 from meta.rl.trials import check_config, trial_worlds
@@ -163,11 +163,12 @@ class PEARL:
         success = {"prior": [], "posterior": []}
         for episode in range(self.trial_episodes):
             phase = "prior" if episode < c.prior_episodes else "posterior"
-            if phase == "prior":
-                z = self.encoder.sample(torch.zeros(n, c.latent_size, device=self.device), torch.ones(n, c.latent_size, device=self.device), self.generator)
+            if phase == "prior":  # the posterior of no context
+                context = torch.zeros(n, 0, CONTEXT_DIM, device=self.device)
             else:
                 batch = self.context.sample(c.context_batch, self.generator, tasks=pairs)
-                z = self.encoder.sample(*self.encoder.posterior(context_features(batch.obs, batch.action, batch.reward)), self.generator)
+                context = context_features(batch.obs, batch.action, batch.reward)
+            z = self.encoder.sample(*self.encoder.posterior(context), self.generator)
             for _ in range(c.episode_steps):
                 obs = torch.as_tensor(self.collector.obs, dtype=torch.float32, device=self.device)
                 noise = torch.randn(n, ACTION_DIM, generator=self.generator, device=self.device)
