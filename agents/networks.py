@@ -20,6 +20,9 @@ the modules only hold the parameters. Two habits keep that graph small:
 * the one-hot code never becomes a tensor: its columns of the first layer's
   weight are a per-task embedding (``e0``), added by index, which is the same
   product without ``T`` zero columns per sample.
+
+:func:`mlp` is the plain-module MLP of the learners that train with autograd
+on modules (meta-RL policies and encoders, dynamics models).
 """
 
 from __future__ import annotations
