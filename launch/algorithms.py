@@ -198,6 +198,19 @@ for _name, _config, _summary in (
     ("tent", "TENTConfig", "group shift: ERM, then test-time entropy minimization (Wang et al. 2021)"),
 ):
     register_algorithm(AlgorithmSpec(_name, "meta.adaptation.learner:GroupShiftLearner", f"meta.adaptation.config:{_config}", _summary))
+#: model editing (meta.editing): the base model editors edit, and the two meta-trained editors
+register_algorithm(AlgorithmSpec(
+    "edit-base", "meta.editing.base_model:BaseModelLearner", "meta.editing.config:BaseModelConfig",
+    "model editing: the small transformer that learns the synthetic knowledge base",
+))
+register_algorithm(AlgorithmSpec(
+    "mend", "meta.editing.learner:EditorLearner", "meta.editing.config:MENDConfig",
+    "MEND: an editor network over rank-one fine-tuning gradients (Mitchell et al. 2022)",
+))
+register_algorithm(AlgorithmSpec(
+    "serac", "meta.editing.learner:EditorLearner", "meta.editing.config:SERACConfig",
+    "SERAC: edit memory, scope classifier and counterfactual model (Mitchell et al. 2022)",
+))
 
 #: MT10 sized so that a run ends within 10 minutes on 2 CPU cores (one torch thread), with the
 #: SAC constants that solve reach (``agents.mtsac.REACH``: gamma 0.95, lr 1e-3, tau 0.01) and

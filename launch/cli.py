@@ -1,4 +1,4 @@
-"""``python -m launch``: train, resume, eval, list and render, parsed with tyro.
+"""``python -m launch``: train, resume, eval, list, render, sweep, compare and edit, parsed with tyro.
 
     python -m launch train                       # the default preset (MT10 + PCGrad)
     python -m launch train mt1-reach-sac --run.budget 20000 --run.seed 3
@@ -8,6 +8,7 @@
     python -m launch list
     python -m launch render --task reach --out reach.gif [--checkpoint runs/...]
     python -m launch compare runs/                # methods over seeds: IQM with bootstrap intervals
+    python -m launch edit runs/serac-s1 --edits edits.txt   # model editing: edit success and drawdown
     python -m launch --import mypackage.tasks train mtsac --env.benchmark MT1 --env.task my-task
 
 Bad input (unknown names, bad values, unusable checkpoints) exits with status
@@ -44,6 +45,7 @@ commands:
   sweep PRESET|ALGORITHM --seeds 0-4 [--grid algorithm.FIELD=A,B ...] [train options]
                                        one train run per seed and grid point, on Ray Tune (local or --address)
   compare RUN_DIR ...                  methods over seeds: IQM, mean, median, optimality gap, bootstrap intervals
+  edit EDITOR --edits FILE             apply 'question | answer' edits (a mend/serac run, or ft, ft-kl, rome); print ES / DD
 
 --import MODULE imports a module first (one that registers tasks or learners); tasks of an
 installed package's `polytask.tasks` entry points need no flag.
@@ -213,6 +215,15 @@ def sweep_command(argv: list[str]) -> int:
     return 0
 
 
+def edit_command(argv: list[str]) -> int:
+    from launch.edit import EditArgs, run_edits
+
+    with one_line_errors(f"{PROG} edit"):
+        args = tyro.cli(EditArgs, args=argv, prog=f"{PROG} edit")
+    print(run_edits(args))
+    return 0
+
+
 COMMANDS = {"train": train_command, "resume": resume_command, "eval": eval_command, "list": list_command, "render": render_command,
-            "sweep": sweep_command, "compare": compare_command}
+            "sweep": sweep_command, "compare": compare_command, "edit": edit_command}
 __all__ = ["main"]
