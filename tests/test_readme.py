@@ -36,7 +36,14 @@ TINY = {
               "--algorithm.meta-batch": ["2"], "--algorithm.tasks-per-iteration": ["10"], "--algorithm.episode-steps": ["10"],
               "--algorithm.updates-per-iteration": ["2"], "--algorithm.batch-size": ["4"], "--algorithm.context-batch": ["3"],
               "--algorithm.buffer-capacity": ["50"], "--run.budget": ["400"]},
+    # model editing: a knowledge base of 60 entities and its base model trained in seconds
+    "editing": {"--algorithm.entities": ["60"], "--algorithm.relations": ["3"], "--algorithm.edit-train-entities": ["15"],
+                "--algorithm.edit-test-entities": ["15"], "--algorithm.width": ["32"], "--algorithm.base-updates": ["300"],
+                "--algorithm.eval-edits": ["4"], "--run.budget": ["4"], "--run.eval-every": ["2"]},
 }
+TINY["edit-base"] = {flag: values for flag, values in TINY["editing"].items() if flag != "--algorithm.eval-edits"}
+#: the edits file the README's ``launch edit`` commands read: questions of the tiny knowledge base above
+TINY_EDITS = "edits.txt"
 TINY_EVALUATION = {"--env.eval-episodes-per-task": ["1"], "--env.eval-max-steps": ["5"], "--run.no-progress-bar": []}
 #: what a later command of the walk may change of a run an earlier one made: its budget (growing)
 RESUME_BUDGETS = iter(["300", "400"])
@@ -88,6 +95,8 @@ def learner_of(args: list[str]) -> str | None:
         return "rl2"
     if named in METHODS:
         return "group-shift"
+    if named in ("mend", "serac", "edit-base"):
+        return "editing" if named != "edit-base" else "edit-base"
     return "mtsac"
 
 
@@ -114,7 +123,7 @@ def tiny(args: list[str]) -> list[str]:
     options = dict(TINY[kind])
     if command == "sweep":
         options["--seeds"] = ["0-1"]
-    if kind not in ("msr", "group-shift"):
+    if kind not in ("msr", "group-shift", "editing", "edit-base"):
         options.update(TINY_EVALUATION)
         if "metaworld" in args:  # Meta-World's protocol runs its own 500-step episodes
             options.pop("--env.eval-max-steps")
@@ -139,7 +148,8 @@ def test_every_documented_train_command_names_a_learner_and_options_that_exist()
         if command_of(args) != "train" or learner_of(args) is None:
             continue  # a resume or --config command needs the run an earlier command makes: the walk runs it
         algorithm, experiment = parse(args[args.index("train") + 1 :])
-        assert algorithm in ("mtsac", "sb3-sac", "sb3-ppo", "msr", "rl2-ppo", "maml-trpo", "pearl", "arm-cml", "arm-ll", "erm"), (args, algorithm)
+        assert algorithm in ("mtsac", "sb3-sac", "sb3-ppo", "msr", "rl2-ppo", "maml-trpo", "pearl", "arm-cml", "arm-ll", "erm",
+                             "mend", "serac", "edit-base"), (args, algorithm)
         if "--run.budget" in args:
             assert experiment.run.budget == int(args[args.index("--run.budget") + 1]), args
         parsed += 1
@@ -151,10 +161,22 @@ def test_every_documented_train_command_names_a_learner_and_options_that_exist()
             parse_sweep(args[args.index("sweep") + 1 :])
 
 
+def write_tiny_edits(path) -> None:
+    """Two edits of held-out facts of the knowledge base that ``TINY["editing"]`` makes."""
+    from meta.editing.base_model import knowledge_base
+    from meta.editing.config import EditingConfig
+
+    settings = TINY["edit-base"]
+    kb = knowledge_base(EditingConfig(**{flag.removeprefix("--algorithm.").replace("-", "_"): int(values[0])
+                                         for flag, values in settings.items() if flag.startswith("--algorithm.")}))
+    path.write_text("".join(f"{kb.text(case.edit)} | {case.new_object}\n" for case in kb.edit_cases("edit-test", 2, seed=0)))
+
+
 @pytest.mark.slow
 def test_every_documented_command_works_as_it_stands(tmp_path):
     pytest.importorskip("metaworld", reason="the README's Meta-World commands need polytask[metaworld]")
     (tmp_path / "my_tasks.py").write_text(readme_task_module())
+    write_tiny_edits(tmp_path / TINY_EDITS)
     printed = {}
     for args in documented_commands():
         command = tiny(args)

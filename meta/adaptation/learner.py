@@ -32,6 +32,7 @@ from meta.adaptation.drnn import DRNN
 from meta.adaptation.erm import ERM, UW, BNAdapt
 from meta.adaptation.method import GroupShiftMethod
 from meta.adaptation.tent import TENT
+from meta.saved_state import check_saved_learner
 
 __all__ = ["GroupShiftLearner", "METHODS"]
 
@@ -165,10 +166,7 @@ class GroupShiftLearner:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        mine = f"{type(self).__name__}:{self.name}"
-        if state.get("learner") != mine or state.get("config") != asdict(self.config):
-            raise ValueError(f"checkpoint is for {state.get('learner')} with config {state.get('config')}; "
-                             f"this learner is {mine} with config {asdict(self.config)}")
+        check_saved_learner(state, f"{type(self).__name__}:{self.name}", self.config)
         self.method.load_state_dict(state["method"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.sampler.rng.bit_generator.state = state["sampler_rng"]

@@ -30,6 +30,7 @@ from envs.report import EvalReport
 from meta.editing.config import BaseModelConfig, EditingConfig
 from meta.editing.fact_model import FactModel, FactModelShape
 from meta.editing.knowledge import EDIT_TEMPLATES, KnowledgeBase
+from meta.saved_state import check_saved_learner
 
 __all__ = ["BaseModelLearner", "base_model", "knowledge_base", "accuracy"]
 
@@ -116,9 +117,7 @@ class BaseModelLearner:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        if state.get("learner") != type(self).__name__ or state.get("config") != asdict(self.config):
-            raise ValueError(f"checkpoint is for {state.get('learner')} with config {state.get('config')}; "
-                             f"this learner is {type(self).__name__} with config {asdict(self.config)}")
+        check_saved_learner(state, type(self).__name__, self.config)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.rng.bit_generator.state = state["rng"]

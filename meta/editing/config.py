@@ -97,6 +97,8 @@ class MENDConfig(EditorConfig):
     """initial per-layer edit rate alpha (learned)"""
     edit_weight: float = 0.1
     """c_edit: weight of the rephrased edit's NLL beside the locality KL (the paper's 0.1)"""
+    lr: float = 3e-3
+    """Adam learning rate of the editor networks and edit rates (3e-3 edited better than 1e-3 here)"""
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from meta.editing.editor import EncodedEdits
 from meta.editing.mend import MEND
 from meta.editing.metrics import OutOfScope, score_single_edits
 from meta.editing.serac import SERAC
+from meta.saved_state import check_saved_learner
 
 __all__ = ["EditorLearner", "build_learned_editor", "editor_from_state"]
 
@@ -123,10 +124,7 @@ class EditorLearner:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        mine = f"{type(self).__name__}:{self.name}"
-        if state.get("learner") != mine or state.get("config") != asdict(self.config):
-            raise ValueError(f"checkpoint is for {state.get('learner')} with config {state.get('config')}; "
-                             f"this learner is {mine} with config {asdict(self.config)}")
+        check_saved_learner(state, f"{type(self).__name__}:{self.name}", self.config)
         self.editor.load_state_dict(state["editor"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.rng.bit_generator.state = state["rng"]

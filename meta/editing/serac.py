@@ -83,11 +83,9 @@ class ScopeClassifier(nn.Module):
 class SERACModel(nn.Module):
     """A frozen base model behind an edit memory: answers like the base model except where an edit is in scope."""
 
-    def __init__(self, base: nn.Module, serac: SERAC, memory: EncodedEdits) -> None:
+    def __init__(self, base: nn.Module, serac: SERAC, memory: EncodedEdits, embeddings: Tensor) -> None:
         super().__init__()
-        self.base, self.serac, self.memory = base, serac, memory
-        with torch.no_grad():
-            self.memory_embeddings = serac.classifier.embed(memory.tokens)
+        self.base, self.serac, self.memory, self.memory_embeddings = base, serac, memory, embeddings
 
     def route(self, tokens: Tensor) -> tuple[Tensor, Tensor]:
         """(in scope of some edit? [B], index of the best-scoring edit [B])."""
@@ -126,11 +124,13 @@ class SERAC(nn.Module):
         if outputs != len(self.vocab):
             raise ValueError(f"SERAC was trained for a FactModel answering over {len(self.vocab)} words; got "
                              f"{type(base).__name__}" + (f" answering over {outputs}" if outputs else ""))
-        device = next(base.parameters()).device
-        request = request.to(device)
-        if memory is not None:
+        request = request.to(next(base.parameters()).device)
+        with torch.no_grad():
+            embeddings = self.classifier.embed(request.tokens)
+        if memory is not None:  # only the new edits are embedded: a long sequence of edits costs one pass each
             request = EncodedEdits(torch.cat([memory.tokens, request.tokens]), torch.cat([memory.answers, request.answers]))
-        return SERACModel(base, self, request).eval()
+            embeddings = torch.cat([model.memory_embeddings, embeddings])
+        return SERACModel(base, self, request, embeddings).eval()
 
     def meta_loss(self, request: EncodedEdits, in_scope: Tensor, out_of_scope: Tensor) -> tuple[Tensor, dict[str, float]]:
         """Counterfactual NLL + balanced scope BCE over K edits.

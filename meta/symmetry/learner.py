@@ -42,6 +42,7 @@ from envs.report import EvalReport
 from meta.inner_loop import InnerLoop
 from meta.symmetry.data import PROBLEMS, Problem, SymmetryTasks
 from meta.symmetry.layers import Conv1dSignal, LocallyConnected1d, ReparamLinear, _positive
+from meta.saved_state import check_saved_learner
 
 __all__ = ["MSRConfig", "MAMLConfig", "MSR", "MAML", "PAPER_LATENT", "t_interval_95"]
 
@@ -180,11 +181,7 @@ class _SyntheticMetaLearner:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        if state.get("learner") != type(self).__name__ or state.get("config") != asdict(self.config):
-            raise ValueError(
-                f"checkpoint is for {state.get('learner')} with config {state.get('config')}; "
-                f"this learner is {type(self).__name__} with config {asdict(self.config)}"
-            )
+        check_saved_learner(state, type(self).__name__, self.config)
         self.inner.load_state_dict(state["params"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.rng.bit_generator.state = state["rng"]
