@@ -69,9 +69,8 @@ def _editor(args: EditArgs):
             config = EditingConfig()
             kb, base = knowledge_base(config), base_model(config)
         else:
-            name, config, state = _config_and_state(args.base, BASE_SOURCES, "--base")
-            kb = knowledge_base(config)
-            base = model_from_state(state if name == "edit-base" else state["base"]).requires_grad_(False)
+            _, config, state = _config_and_state(args.base, BASE_SOURCES, "--base")
+            kb, base = knowledge_base(config), model_from_state(state["base"]).requires_grad_(False)
         return kb, base, build_baseline(args.editor, base, kb)
     if args.base is not None:
         raise UsageError("--base applies to the baselines (ft, ft-kl, rome); a trained editor edits the base model it was trained for")
@@ -83,8 +82,8 @@ def _editor(args: EditArgs):
     return editor_from_state(config, state)
 
 
-def read_edits(path: Path, kb) -> list[tuple[int, str, str]]:
-    """(line number, question, answer) of every edit in ``path``, all checked before any edit is made; a UsageError
+def read_edits(path: Path, kb) -> list[tuple[int, object, str, str]]:
+    """(line number, the parsed ``Question``, question text, answer) of every edit in ``path``, all checked before any edit is made; a UsageError
     names the first bad line."""
     if not path.is_file():
         raise UsageError(f"--edits {path}: no such file (expected 'question | new answer' lines)")
@@ -97,11 +96,11 @@ def read_edits(path: Path, kb) -> list[tuple[int, str, str]]:
         if not separator or not question.strip() or not answer.strip():
             raise UsageError(f"{path}:{number}: expected 'question | new answer', got {line!r}")
         try:
-            kb.parse(question.strip())
+            parsed = kb.parse(question.strip())
             kb.vocab.token(answer.strip())
         except ValueError as error:
             raise UsageError(f"{path}:{number}: {error}; nothing was edited") from None
-        edits.append((number, question.strip(), answer.strip()))
+        edits.append((number, parsed, question.strip(), answer.strip()))
     if not edits:
         raise UsageError(f"{path} holds no edits: write one 'question | new answer' per line")
     return edits
@@ -117,11 +116,9 @@ def run_edits(args: EditArgs) -> str:
     kb, base, editor = _editor(args)
     lines = read_edits(args.edits, kb)
     rng = np.random.default_rng([args.seed, 0xED17])
-    cases, where = [], []
-    for number, question, answer in lines:
-        cases.append(kb.case(kb.parse(question), answer, rng))
-        where.append(f"{args.edits}:{number}")
-    pairs = [(question, answer) for _, question, answer in lines]
+    cases = [kb.case(parsed, answer, rng) for _, parsed, _, answer in lines]
+    where = [f"{args.edits}:{number}" for number, *_ in lines]
+    pairs = [(question, answer) for _, _, question, answer in lines]
     if args.mode == "batch":
         edited = editor.edit(base, pairs)
     else:

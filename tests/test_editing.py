@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 
 import pytest
 import torch
@@ -15,7 +14,7 @@ from launch.config import RunConfig
 from launch.loop import train
 from meta.editing.base_model import BaseModelLearner, accuracy, base_model, knowledge_base
 from meta.editing.baselines import build_baseline
-from meta.editing.config import EditingConfig, MENDConfig, SERACConfig
+from meta.editing.config import BaseModelConfig, EditingConfig, MENDConfig, SERACConfig
 from meta.editing.editor import encode_edits
 from meta.editing.fact_model import FactModel, FactModelShape
 from meta.editing.knowledge import EDIT_TEMPLATES, KnowledgeBase, KnowledgeConfig
@@ -89,13 +88,15 @@ def test_the_base_model_learns_the_knowledge_base_through_the_loop(tmp_path, kb,
     tokens, answers = torch.from_numpy(kb.tokens(kb.questions())), torch.from_numpy(kb.answer_tokens(kb.questions()))
     assert accuracy(base, tokens, answers) > 0.95
     assert not any(p.requires_grad for p in base.parameters())
-    config = dataclasses.replace(EditingConfig(**TINY), base_updates=20)
-    from meta.editing.config import BaseModelConfig
-    config = BaseModelConfig(**dataclasses.asdict(config))
+    config = BaseModelConfig(**{**TINY, "base_updates": 20})
     run = RunConfig(budget=20, eval_every=10, runs_dir=tmp_path, name="base", progress_bar=False)
     result = train(BaseModelLearner(config, device="cpu", seed=0), run, algorithm_name="edit-base", algorithm_config=config)
     assert set(result.report.rows) == {*(r.name for r in kb.relations), "all relations"}
     assert "rephrasing_accuracy" in result.report.rows[kb.relations[0].name]
+    # its run is a base model the baselines can edit from the command line
+    edits = tmp_path / "edits.txt"
+    edits.write_text("".join(f"{kb.text(c.edit)} | {c.new_object}\n" for c in kb.edit_cases("edit-test", 2, seed=3)))
+    assert main(["edit", "ft", "--edits", str(edits), "--base", str(result.run_dir)]) == 0
 
 
 # ---------------------------------------------------------------- the editors' contracts

@@ -29,8 +29,6 @@ same way, so cached and fresh data are identical.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +37,7 @@ import numpy as np
 
 from envs.registry import unknown_name_error
 from meta.adaptation import shifts
+from meta.cache import cache_dir, write_atomically
 
 __all__ = ["DATASETS", "GroupShiftData", "GroupSplit", "load_dataset", "digit_sources"]
 
@@ -180,10 +179,6 @@ def check_dataset_name(name: str) -> None:
         raise unknown_name_error("dataset", name, DATASETS)
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("POLYTASK_CACHE") or Path.home() / ".cache" / "polytask")
-
-
 def load_dataset(name: str, seed: int = 0, *, cache: Path | None = None) -> GroupShiftData:
     """Dataset ``name`` built from ``seed``: read from the cache, else built, quantized and cached."""
     check_dataset_name(name)
@@ -216,15 +211,7 @@ def _write(path: Path, data: GroupShiftData) -> None:
             f"{split}_images": np.round(part.images * 255).astype(np.uint8), f"{split}_labels": part.labels,
             f"{split}_groups": part.groups, f"{split}_names": np.array(part.names), f"{split}_sources": part.sources,
         })
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez_compressed(file, **arrays)
-        os.replace(temporary, path)  # atomic: a concurrent reader never sees half a file
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda file: np.savez_compressed(file, **arrays))
 
 
 def _read(path: Path, name: str, seed: int) -> GroupShiftData:

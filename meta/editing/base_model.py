@@ -17,7 +17,6 @@ import copy
 import hashlib
 import json
 import math
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import ClassVar
@@ -30,9 +29,10 @@ from envs.report import EvalReport
 from meta.editing.config import BaseModelConfig, EditingConfig
 from meta.editing.fact_model import FactModel, FactModelShape
 from meta.editing.knowledge import EDIT_TEMPLATES, KnowledgeBase
+from meta.cache import cache_dir, write_atomically
 from meta.saved_state import check_saved_learner
 
-__all__ = ["BaseModelLearner", "base_model", "knowledge_base", "accuracy"]
+__all__ = ["BaseModelLearner", "base_model", "knowledge_base", "accuracy", "model_state", "model_from_state"]
 
 #: bump when training or the model changes what a config builds, so stale caches are not read
 BASE_VERSION = 1
@@ -43,9 +43,11 @@ def knowledge_base(config: EditingConfig) -> KnowledgeBase:
 
 
 def accuracy(model: torch.nn.Module, tokens: torch.Tensor, answers: torch.Tensor, chunk: int = 4096) -> float:
-    """Fraction of ``tokens`` whose arg-max answer is ``answers`` (nan for no questions)."""
+    """Fraction of ``tokens`` whose arg-max answer is ``answers`` (nan for no questions), on the model's device."""
     if len(tokens) == 0:
         return float("nan")
+    device = next(model.parameters()).device
+    tokens, answers = tokens.to(device), answers.to(device)
     with torch.no_grad():
         correct = sum(int((model(tokens[i:i + chunk]).argmax(-1) == answers[i:i + chunk]).sum())
                       for i in range(0, len(tokens), chunk))
@@ -110,15 +112,14 @@ class BaseModelLearner:
     def state_dict(self) -> dict:
         return {
             "learner": type(self).__name__, "config": asdict(self.config), "updates": self.updates,
-            "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
-            "shape": asdict(self.model.shape),
+            "base": model_state(self.model),
             "optimizer": copy.deepcopy(self.optimizer.state_dict()),
             "rng": copy.deepcopy(self.rng.bit_generator.state),
         }
 
     def load_state_dict(self, state: dict) -> None:
         check_saved_learner(state, type(self).__name__, self.config)
-        self.model.load_state_dict(state["model"])
+        self.model.load_state_dict(state["base"]["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.rng.bit_generator.state = state["rng"]
         self.updates = int(state["updates"])
@@ -126,13 +127,16 @@ class BaseModelLearner:
 
 def _cache_path(config: EditingConfig) -> Path:
     key = json.dumps({"version": BASE_VERSION, **config.base_fields()}, sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    root = Path(os.environ.get("POLYTASK_CACHE") or Path.home() / ".cache" / "polytask")
-    return root / "editing" / f"base-{digest}.pt"
+    return cache_dir() / "editing" / f"base-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
+
+
+def model_state(model: FactModel) -> dict:
+    """``{"shape": ..., "model": ...}``: what the cache, and every editing learner's ``state["base"]``, hold."""
+    return {"shape": asdict(model.shape), "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
 
 
 def model_from_state(state: dict) -> FactModel:
-    """A ``FactModel`` from a saved ``{"shape": ..., "model": ...}`` (a base learner's or an editor's state)."""
+    """A ``FactModel`` from a saved ``model_state``."""
     model = FactModel(FactModelShape(**state["shape"]))
     model.load_state_dict(state["model"])
     return model.eval()
@@ -151,11 +155,8 @@ def base_model(config: EditingConfig, device: torch.device | str = "cpu") -> Fac
         learner = BaseModelLearner(BaseModelConfig(**config.base_fields()), device=torch.device("cpu"), seed=config.base_seed)
         while learner.updates < config.base_updates:
             learner.step()
-        state = {"shape": asdict(learner.model.shape), "model": learner.model.state_dict()}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save(state, temporary)
-        os.replace(temporary, path)
+        state = model_state(learner.model)
+        write_atomically(path, lambda file: torch.save(state, file))
     model = model_from_state(state).to(device)
     model.requires_grad_(False)
     return model

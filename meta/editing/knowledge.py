@@ -24,7 +24,6 @@ entities (they share words with the edit).  Everything follows from
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import itertools
 from collections.abc import Sequence
@@ -213,24 +212,32 @@ class KnowledgeBase:
         """Tokens in the longest question."""
         return max(len(t.split()) for r in self.relations for t in r.templates)
 
+    @cached_property
+    def _token_table(self) -> np.ndarray:
+        # every question's tokens [entity, relation, template, max_length], encoded once: learners and scoring
+        # ask for thousands of questions per update or evaluation
+        table = np.full((len(self.entities), len(self.relations), len(self.relations[0].templates), self.max_length),
+                        self.vocab.pad, dtype=np.int64)
+        for question in self.questions():
+            ids = self.vocab.encode(self.text(question))
+            table[question.entity, question.relation, question.template, : len(ids)] = ids
+        return table
+
     def tokens(self, questions) -> np.ndarray:
         """Questions as right-padded token ids [N, max_length] (int64)."""
-        out = np.full((len(questions), self.max_length), self.vocab.pad, dtype=np.int64)
-        for row, question in enumerate(questions):
-            ids = self.vocab.encode(self.text(question))
-            out[row, : len(ids)] = ids
-        return out
+        index = np.array([(q.entity, q.relation, q.template) for q in questions], dtype=np.int64).reshape(-1, 3)
+        return self._token_table[index[:, 0], index[:, 1], index[:, 2]]
 
     def answer_tokens(self, questions) -> np.ndarray:
         """The base answers' token ids [N] (int64)."""
         return np.array([self.vocab.index[self.answer(q)] for q in questions], dtype=np.int64)
 
     # ----------------------------------------------------------------- questions
-    def questions(self, entities=None, templates=None) -> list[Question]:
-        """Every question about ``entities`` (default all) through ``templates`` (default all five)."""
+    def questions(self, entities=None) -> list[Question]:
+        """Every question (all five templates) about ``entities`` (default all)."""
         entities = range(len(self.entities)) if entities is None else entities
         return [Question(int(e), r, t) for e in entities for r, relation in enumerate(self.relations)
-                for t in (range(len(relation.templates)) if templates is None else templates)]
+                for t in range(len(relation.templates))]
 
     def rephrasings(self, entity: int, relation: int) -> tuple[Question, ...]:
         count = len(self.relations[relation].templates)
@@ -270,6 +277,3 @@ class KnowledgeBase:
         hard += [Question(int(s + (s >= entity)), relation, int(rng.integers(len(self.relations[relation].templates))))
                  for s in strangers]
         return EditCase(question, new_object, self.rephrasings(entity, relation), tuple(hard))
-
-    def describe(self) -> dict:
-        return {"seed": self.seed, **dataclasses.asdict(self.config)}

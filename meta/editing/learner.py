@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from envs.report import EvalReport
-from meta.editing.base_model import base_model, knowledge_base, model_from_state
+from meta.editing.base_model import base_model, knowledge_base, model_from_state, model_state
 from meta.editing.baselines import unrelated_questions
 from meta.editing.config import EditorConfig, MENDConfig, SERACConfig
 from meta.editing.editor import EncodedEdits
@@ -68,8 +68,7 @@ class EditorLearner:
         self.rng = np.random.default_rng([seed, 0xED1])
         self.unrelated = unrelated_questions(self.kb).to(self.device)
         self.eval_cases = self.kb.edit_cases("edit-test", config.eval_edits, seed=0)
-        self.out_of_scope = OutOfScope(self.kb, self.base.cpu())
-        self.base.to(self.device)
+        self.out_of_scope = OutOfScope(self.kb, self.base)
         self.updates = 0
 
     @property
@@ -120,7 +119,7 @@ class EditorLearner:
             "editor": {k: v.detach().cpu().clone() for k, v in self.editor.state_dict().items()},
             "optimizer": copy.deepcopy(self.optimizer.state_dict()),
             "rng": copy.deepcopy(self.rng.bit_generator.state),
-            "base": {"shape": asdict(self.base.shape), "model": {k: v.cpu().clone() for k, v in self.base.state_dict().items()}},
+            "base": model_state(self.base),
         }
 
     def load_state_dict(self, state: dict) -> None:

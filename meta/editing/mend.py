@@ -74,8 +74,10 @@ class GradientEditor(nn.Module):
         self.count.copy_(total)
 
     def forward(self, z: Tensor, layer: int) -> Tensor:
-        std = (self.m2 / self.count.clamp(min=1) + 1e-12).sqrt() if self.count > 1 else torch.ones_like(self.mean)
-        mean = self.mean if self.count > 1 else torch.zeros_like(self.mean)
+        if self.count > 1:
+            mean, std = self.mean, (self.m2 / self.count + 1e-12).sqrt()
+        else:  # nothing observed yet: the identity needs no scale
+            mean, std = torch.zeros_like(self.mean), torch.ones_like(self.mean)
         normal = (z - mean) / std
         hidden = normal + F.relu(self.scale[0, layer] * self.up1(self.down1(normal)) + self.shift[0, layer])
         out = hidden + F.relu(self.scale[1, layer] * self.up2(self.down2(hidden)) + self.shift[1, layer])

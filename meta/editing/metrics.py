@@ -29,7 +29,7 @@ from torch import nn
 from meta.editing.base_model import accuracy
 from meta.editing.knowledge import EditCase, KnowledgeBase, Question
 
-__all__ = ["OutOfScope", "score_edited", "score_single_edits", "score_batch", "score_sequence", "edit_pair"]
+__all__ = ["OutOfScope", "score_edited", "score_single_edits", "score_sequence", "edit_pair"]
 
 
 def edit_pair(kb: KnowledgeBase, case: EditCase) -> tuple[str, str]:
@@ -90,13 +90,6 @@ def score_single_edits(editor, base: nn.Module, kb: KnowledgeBase, cases: Sequen
         for key, value in score_edited(kb, base, edited, [case], out_of_scope).items():
             totals[key] = totals.get(key, 0.0) + value
     return {key: value / len(cases) for key, value in totals.items()}
-
-
-def score_batch(editor, base: nn.Module, kb: KnowledgeBase, cases: Sequence[EditCase],
-                out_of_scope: OutOfScope) -> dict[str, float]:
-    """Scores after every case is edited into one copy of ``base`` in a single call (batched editing)."""
-    edited = editor.edit(base, [edit_pair(kb, case) for case in cases])
-    return score_edited(kb, base, edited, cases, out_of_scope)
 
 
 def _hard_not_edited(cases: Sequence[EditCase], edited: Sequence[EditCase]) -> list[Question]:
