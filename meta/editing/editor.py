@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from meta.editing.knowledge import Vocabulary
 
-__all__ = ["Edit", "EncodedEdits", "encode_edits", "check_layers", "with_weights", "locality_kl"]
+__all__ = ["Edit", "EncodedEdits", "encode_edits", "check_layers", "with_weights", "locality_kl", "balanced_scope_bce"]
 
 Edit = tuple[str, str]
 
@@ -89,3 +89,9 @@ def locality_kl(reference_logits: Tensor, edited_logits: Tensor) -> Tensor:
     """KL(p_reference || p_edited) averaged over questions: how far an edit moved unrelated answers."""
     return F.kl_div(F.log_softmax(edited_logits, -1), F.log_softmax(reference_logits, -1), log_target=True,
                     reduction="batchmean")
+
+
+def balanced_scope_bce(positive_logits: Tensor, negative_logits: Tensor) -> Tensor:
+    """SERAC's scope loss: binary cross-entropy with in-scope and out-of-scope inputs weighted equally."""
+    return 0.5 * (F.binary_cross_entropy_with_logits(positive_logits, torch.ones_like(positive_logits))
+                  + F.binary_cross_entropy_with_logits(negative_logits, torch.zeros_like(negative_logits)))

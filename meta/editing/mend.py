@@ -41,7 +41,7 @@ from torch.func import functional_call, vmap
 from meta.editing.editor import Edit, EncodedEdits, check_layers, encode_edits, locality_kl, with_weights
 from meta.editing.knowledge import Vocabulary
 
-__all__ = ["MEND", "GradientEditor", "rank_one_factors"]
+__all__ = ["MEND", "EditorNetworks", "GradientEditor", "rank_one_factors"]
 
 
 class GradientEditor(nn.Module):
@@ -109,43 +109,61 @@ def rank_one_factors(model: nn.Module, weights: dict[str, Tensor], layers: Seque
     return {name: (captured[name][0], delta.detach()) for name, delta in zip(layers, deltas)}
 
 
-class MEND(nn.Module):
-    """The editor networks and edit rates for ``layers`` of one model shape, and MEND's edit and meta-loss."""
+class EditorNetworks(nn.Module):
+    """MEND's learned parts for a set of weights: one ``g`` per weight shape and an edit rate per weight.
 
-    def __init__(self, model: nn.Module, vocab: Vocabulary, max_length: int, layers: Sequence[str], *,
-                 rank: int = 64, edit_lr: float = 1e-2) -> None:
+    ``shapes`` maps each edited weight to its ``(inputs, outputs)``: the sizes of
+    its ``u`` and ``delta`` factors, whatever layout the weight is stored in
+    (``nn.Linear``'s ``[out, in]`` or an ensemble's ``[in, out]``), so that the
+    language model's editor and the policy editor share it.
+    """
+
+    def __init__(self, shapes: dict[str, tuple[int, int]], rank: int, edit_lr: float) -> None:
         super().__init__()
-        check_layers(model, layers, "MEND")
-        params = dict(model.named_parameters())
-        self.vocab, self.max_length, self.layers = vocab, max_length, tuple(layers)
-        self.shapes = {name: params[name].shape for name in self.layers}
+        self.layers = tuple(shapes)
         by_shape: dict[tuple[int, int], list[str]] = {}
-        for name in self.layers:
-            by_shape.setdefault(tuple(self.shapes[name]), []).append(name)
+        for name, (inputs, outputs) in shapes.items():
+            by_shape.setdefault((outputs, inputs), []).append(name)
         self.editors = nn.ModuleDict({f"{o}x{i}": GradientEditor(i, o, rank, len(names)) for (o, i), names in by_shape.items()})
         #: layer -> (its shape's editor key, its index among that shape's layers)
         self.slot = {name: (f"{o}x{i}", names.index(name)) for (o, i), names in by_shape.items() for name in names}
         self.edit_lrs = nn.Parameter(torch.full((len(self.layers),), float(edit_lr)))
+
+    def edited_factors(self, factors: dict[str, tuple[Tensor, Tensor]], mask: Tensor) -> dict[str, tuple[Tensor, Tensor]]:
+        """Per layer, ``(u~, alpha_l delta~)`` [K, L, in], [K, L, out] of each edit (zero where ``mask`` is False)."""
+        edited = {}
+        for index, name in enumerate(self.layers):
+            u, delta = factors[name]
+            key, layer = self.slot[name]
+            editor = self.editors[key]
+            z = editor(torch.cat([u, delta], dim=-1), layer) * mask[..., None]
+            edited[name] = (z[..., : editor.inputs], self.edit_lrs[index] * z[..., editor.inputs:])
+        return edited
+
+    def observe(self, factors: dict[str, tuple[Tensor, Tensor]], mask: Tensor) -> None:
+        """Fold the factors of real (``mask``) positions into each editor's running statistics."""
+        for name in self.layers:
+            u, delta = factors[name]
+            key, _ = self.slot[name]
+            self.editors[key].observe(torch.cat([u, delta], dim=-1)[mask])
+
+
+class MEND(EditorNetworks):
+    """The editor networks and edit rates for ``layers`` of one model shape, and MEND's edit and meta-loss."""
+
+    def __init__(self, model: nn.Module, vocab: Vocabulary, max_length: int, layers: Sequence[str], *,
+                 rank: int = 64, edit_lr: float = 1e-2) -> None:
+        check_layers(model, layers, "MEND")
+        params = dict(model.named_parameters())
+        super().__init__({name: (params[name].shape[1], params[name].shape[0]) for name in layers}, rank, edit_lr)
+        self.vocab, self.max_length = vocab, max_length
+        self.shapes = {name: params[name].shape for name in self.layers}
         self.name = "MEND"
 
     # ----------------------------------------------------------------- the update
     def weight_updates(self, factors: dict[str, tuple[Tensor, Tensor]], mask: Tensor) -> dict[str, Tensor]:
         """Per layer, ``alpha_l sum_t delta~_t u~_t^T`` of each edit [K, out, in] (real tokens only)."""
-        updates = {}
-        for index, name in enumerate(self.layers):
-            u, delta = factors[name]
-            key, layer = self.slot[name]
-            editor = self.editors[key]
-            edited = editor(torch.cat([u, delta], dim=-1), layer) * mask[..., None]
-            u_new, delta_new = edited[..., : editor.inputs], edited[..., editor.inputs:]
-            updates[name] = self.edit_lrs[index] * torch.einsum("klo,kli->koi", delta_new, u_new)
-        return updates
-
-    def observe(self, factors: dict[str, tuple[Tensor, Tensor]], mask: Tensor) -> None:
-        for name in self.layers:
-            u, delta = factors[name]
-            key, _ = self.slot[name]
-            self.editors[key].observe(torch.cat([u, delta], dim=-1)[mask])
+        return {name: torch.einsum("klo,kli->koi", delta, u) for name, (u, delta) in self.edited_factors(factors, mask).items()}
 
     # ----------------------------------------------------------------- editing
     def edit(self, model: nn.Module, edits: Sequence[Edit]) -> nn.Module:

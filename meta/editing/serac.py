@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from meta.editing.editor import Edit, EncodedEdits, encode_edits
+from meta.editing.editor import Edit, EncodedEdits, balanced_scope_bce, encode_edits
 from meta.editing.fact_model import FactModel, FactModelShape
 from meta.editing.knowledge import Vocabulary
 
@@ -145,8 +145,7 @@ class SERAC(nn.Module):
         scale, bias = self.classifier.log_scale.exp(), self.classifier.bias
         positive_logits = scale * (positive * edit_embeddings[:, None]).sum(-1) + bias
         negative_logits = scale * (negative * edit_embeddings[:, None]).sum(-1) + bias
-        scope_loss = 0.5 * (F.binary_cross_entropy_with_logits(positive_logits, torch.ones_like(positive_logits))
-                            + F.binary_cross_entropy_with_logits(negative_logits, torch.zeros_like(negative_logits)))
+        scope_loss = balanced_scope_bce(positive_logits, negative_logits)
         questions = torch.cat([request.tokens[:, None], in_scope], dim=1).flatten(0, 1)
         repeat = rephrasings + 1
         joined = join_edit(request.tokens.repeat_interleave(repeat, 0), request.answers.repeat_interleave(repeat),
