@@ -20,7 +20,8 @@ from torch import Tensor, nn
 
 from meta.editing.knowledge import Vocabulary
 
-__all__ = ["Edit", "EncodedEdits", "encode_edits", "check_layers", "with_weights", "locality_kl", "balanced_scope_bce"]
+__all__ = ["Edit", "EncodedEdits", "encode_edits", "check_layers", "with_weights", "locality_kl", "balanced_scope_bce",
+           "check_fine_tuning"]
 
 Edit = tuple[str, str]
 
@@ -95,3 +96,12 @@ def balanced_scope_bce(positive_logits: Tensor, negative_logits: Tensor) -> Tens
     """SERAC's scope loss: binary cross-entropy with in-scope and out-of-scope inputs weighted equally."""
     return 0.5 * (F.binary_cross_entropy_with_logits(positive_logits, torch.ones_like(positive_logits))
                   + F.binary_cross_entropy_with_logits(negative_logits, torch.zeros_like(negative_logits)))
+
+
+def check_fine_tuning(steps: int, lr: float, locality_weight: float, locality_data, missing: str) -> None:
+    """A fine-tuning editor's settings: positive steps and rate, and data for its locality term when it has one
+    (``missing``: the message when it has not)."""
+    if locality_weight > 0 and locality_data is None:
+        raise ValueError(missing)
+    if steps < 1 or not lr > 0:
+        raise ValueError(f"steps must be positive and lr > 0, got steps={steps}, lr={lr}")

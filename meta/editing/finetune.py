@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from meta.editing.editor import Edit, check_layers, encode_edits, locality_kl, with_weights
+from meta.editing.editor import Edit, check_fine_tuning, check_layers, encode_edits, locality_kl, with_weights
 from meta.editing.knowledge import Vocabulary
 
 __all__ = ["FineTuneEditor"]
@@ -30,10 +30,8 @@ class FineTuneEditor:
     def __init__(self, vocab: Vocabulary, max_length: int, layers: Sequence[str], *, steps: int = 40, lr: float = 1e-2,
                  kl_weight: float = 0.0, locality_tokens: Tensor | None = None, locality_batch: int = 64,
                  seed: int = 0) -> None:
-        if kl_weight > 0 and locality_tokens is None:
-            raise ValueError("FT+KL needs locality_tokens: unrelated questions whose answers it keeps")
-        if steps < 1 or not lr > 0:
-            raise ValueError(f"steps must be positive and lr > 0, got steps={steps}, lr={lr}")
+        check_fine_tuning(steps, lr, kl_weight, locality_tokens,
+                          "FT+KL needs locality_tokens: unrelated questions whose answers it keeps")
         self.vocab, self.max_length, self.layers = vocab, max_length, tuple(layers)
         self.steps, self.lr, self.kl_weight = steps, lr, kl_weight
         self.locality_tokens, self.locality_batch = locality_tokens, locality_batch

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from meta.editing.editor import check_fine_tuning
 from meta.editing.policy.actor import ActorPolicy, PolicyEdit, check_policy_edits
 
 __all__ = ["PolicyFineTune", "EDITED_LAYERS"]
@@ -35,10 +36,8 @@ class PolicyFineTune:
     def __init__(self, *, steps: int = 200, lr: float = 3e-3, layers: Sequence[str] = EDITED_LAYERS,
                  locality_weight: float = 0.0, locality_states: tuple[Tensor, Tensor] | None = None,
                  locality_batch: int = 512, seed: int = 0) -> None:
-        if locality_weight > 0 and locality_states is None:
-            raise ValueError("FT+L needs locality_states: (states, task ids) whose actions it keeps")
-        if steps < 1 or not lr > 0:
-            raise ValueError(f"steps must be positive and lr > 0, got steps={steps}, lr={lr}")
+        check_fine_tuning(steps, lr, locality_weight, locality_states,
+                          "FT+L needs locality_states: (states, task ids) whose actions it keeps")
         self.steps, self.lr, self.layers = steps, lr, tuple(layers)
         self.locality_weight, self.locality_states, self.locality_batch = locality_weight, locality_states, locality_batch
         self.generator = torch.Generator().manual_seed(seed)
