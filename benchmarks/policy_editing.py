@@ -13,8 +13,8 @@ steps; their wall-clock is printed.  Prints the mean over the test edits per
 editor, each other task's change in points, the worst change, and whether it
 stays within ``--tolerance`` points; writes everything to ``--json``.
 
-    python -m launch train mt10-pcgrad --run.budget 1200000 --run.name policy-edit-mt10
-    python -m benchmarks.policy_editing runs/policy-edit-mt10 --json docs/policy_editing.json
+    python -m launch train mt10-pcgrad --run.budget 1200000 --run.name policy-edit-mt10-1200k --run.eval-every 400000
+    python -m benchmarks.policy_editing runs/policy-edit-mt10-1200k --json docs/policy_editing.json
 """
 
 from __future__ import annotations
