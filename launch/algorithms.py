@@ -211,6 +211,15 @@ register_algorithm(AlgorithmSpec(
     "serac", "meta.editing.learner:EditorLearner", "meta.editing.config:SERACConfig",
     "SERAC: edit memory, scope classifier and counterfactual model (Mitchell et al. 2022)",
 ))
+#: learned optimizers (meta.lopt), meta-trained with PES or ES on a family of small networks
+register_algorithm(AlgorithmSpec(
+    "lopt-mlp", "meta.lopt.learner:MetaTrainer", "meta.lopt.config:MLPOptimizerConfig",
+    "learned optimizer: a per-parameter MLP over momenta, RMS and Adafactor features (Metz et al.)",
+))
+register_algorithm(AlgorithmSpec(
+    "lopt-velo", "meta.lopt.learner:MetaTrainer", "meta.lopt.config:VeLOConfig",
+    "learned optimizer: VeLO's per-tensor LSTM mixing a bank of per-parameter MLPs (Metz et al. 2022)",
+))
 
 #: MT10 sized so that a run ends within 10 minutes on 2 CPU cores (one torch thread), with the
 #: SAC constants that solve reach (``agents.mtsac.REACH``: gamma 0.95, lr 1e-3, tau 0.01) and

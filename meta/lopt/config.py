@@ -1,0 +1,79 @@
+"""The configs of learned-optimizer meta-training: what every meta-trainer shares, and each architecture's own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+__all__ = ["MetaTrainingConfig", "MLPOptimizerConfig", "VeLOConfig"]
+
+
+@dataclass(frozen=True)
+class MetaTrainingConfig:
+    """Meta-training by ES over truncated unrolls of tasks sampled from ``meta.lopt.tasks`` ' family."""
+
+    architecture: ClassVar[str]
+
+    estimator: Literal["pes", "es"] = "pes"
+    """pes: Persistent ES over truncations (unbiased, Vicol et al. 2021); es: antithetic ES over whole unrolls"""
+    pairs: int = 8
+    """antithetic pairs of perturbations per task (2 x pairs particles trained side by side)"""
+    sigma: float = 0.01
+    """standard deviation of the meta-weights' perturbations"""
+    lr: float = 1e-3
+    """Adam learning rate of the meta-weights (at 3e-3 the MLP optimizer's steps outgrew stability within 200 iterations)"""
+    tasks_per_iteration: int = 2
+    """tasks (each with its own particles) whose estimates one meta-iteration averages"""
+    truncation: int = 20
+    """inner steps per truncation (pes)"""
+    min_horizon: int = 50
+    """shortest inner training a task is unrolled for (horizons are log-uniform between the two)"""
+    max_horizon: int = 500
+    """longest inner training, reached at the end of the curriculum"""
+    curriculum: int = 300
+    """meta-iterations over which the longest horizon grows from min_horizon to max_horizon and tasks widen to 64 units"""
+    eval_tasks: int = 4
+    """held-out tasks each evaluation trains on (a tenth of the family's held-out set is enough to follow training)"""
+    eval_steps: int = 200
+    """inner steps of each evaluation's training, scored against Adam's envelope over the same task"""
+
+    def __post_init__(self) -> None:
+        for name in ("pairs", "tasks_per_iteration", "truncation", "min_horizon", "max_horizon", "curriculum",
+                     "eval_tasks", "eval_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.min_horizon > self.max_horizon:
+            raise ValueError(f"min_horizon ({self.min_horizon}) exceeds max_horizon ({self.max_horizon})")
+        if not (self.sigma > 0 and self.lr > 0):
+            raise ValueError(f"sigma and lr must be positive, got sigma={self.sigma}, lr={self.lr}")
+
+    def model_config(self) -> dict:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class MLPOptimizerConfig(MetaTrainingConfig):
+    """A per-parameter MLP optimizer (learned_optimization's AdafacMLPLOpt)."""
+
+    architecture: ClassVar[str] = "mlp"
+    hidden: tuple[int, ...] = (32, 32)
+    """hidden widths of the per-parameter MLP"""
+
+    def model_config(self) -> dict:
+        return {"hidden": list(self.hidden)}
+
+
+@dataclass(frozen=True)
+class VeLOConfig(MetaTrainingConfig):
+    """A VeLO-style hierarchical optimizer (Metz et al. 2022): a tensor LSTM mixing a bank of per-parameter MLPs."""
+
+    architecture: ClassVar[str] = "velo"
+    lstm_hidden: int = 32
+    """units of the per-tensor LSTM (the paper: 512)"""
+    bank: int = 16
+    """per-parameter MLPs the LSTM mixes (the paper: 256)"""
+    mlp_hidden: tuple[int, ...] = (4, 4)
+    """hidden widths of each per-parameter MLP (the paper: 2 layers of 4)"""
+
+    def model_config(self) -> dict:
+        return {"lstm_hidden": self.lstm_hidden, "bank": self.bank, "mlp_hidden": list(self.mlp_hidden)}
