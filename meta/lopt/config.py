@@ -22,8 +22,11 @@ class MetaTrainingConfig:
     """standard deviation of the meta-weights' perturbations"""
     lr: float = 1e-3
     """Adam learning rate of the meta-weights (at 3e-3 the MLP optimizer's steps outgrew stability within 200 iterations)"""
-    tasks_per_iteration: int = 2
+    tasks_per_iteration: int = 4
     """tasks (each with its own particles) whose estimates one meta-iteration averages"""
+    clip: float = 3.0
+    """an estimate longer than clip x the running mean of the estimates' norms is scaled down to it (a diverging
+    particle's estimate can be a hundred times the usual one, and would swamp Adam's second moments for a thousand steps)"""
     truncation: int = 20
     """inner steps per truncation (pes)"""
     min_horizon: int = 50
@@ -44,8 +47,8 @@ class MetaTrainingConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.min_horizon > self.max_horizon:
             raise ValueError(f"min_horizon ({self.min_horizon}) exceeds max_horizon ({self.max_horizon})")
-        if not (self.sigma > 0 and self.lr > 0):
-            raise ValueError(f"sigma and lr must be positive, got sigma={self.sigma}, lr={self.lr}")
+        if not (self.sigma > 0 and self.lr > 0 and self.clip > 0):
+            raise ValueError(f"sigma, lr and clip must be positive, got sigma={self.sigma}, lr={self.lr}, clip={self.clip}")
 
     def model_config(self) -> dict:
         raise NotImplementedError

@@ -40,8 +40,8 @@ __all__ = ["MetaTrainer"]
 
 class MetaTrainer:
     unit: ClassVar[str] = "meta_iterations"
-    default_budget: ClassVar[int] = 300
-    default_eval_every: ClassVar[int] = 100
+    default_budget: ClassVar[int] = 1500
+    default_eval_every: ClassVar[int] = 500
 
     def __init__(self, config: MetaTrainingConfig, *, device: torch.device, seed: int) -> None:
         self.config, self.device, self.seed = config, torch.device(device), seed
@@ -57,7 +57,7 @@ class MetaTrainer:
                                   for _ in range(config.tasks_per_iteration)]
         self.eval_tasks = held_out_tasks(config.eval_tasks)
         self._envelopes: dict[TaskConfig, np.ndarray] = {}
-        self.iterations = 0
+        self.iterations, self.mean_norm = 0, 0.0
 
     @property
     def name(self) -> str:
@@ -97,14 +97,19 @@ class MetaTrainer:
             else:
                 estimates.append(antithetic_gradient(plus, minus, noise, config.sigma))
             objectives.append(losses.mean())
-        gradient = self.flat.unflatten(torch.stack(estimates).mean(0))
+        estimate = torch.stack(estimates).mean(0)
+        norm = float(estimate.norm())
+        if self.mean_norm > 0 and norm > config.clip * self.mean_norm:
+            estimate = estimate * (config.clip * self.mean_norm / norm)
+        self.mean_norm = norm if self.mean_norm == 0 else 0.9 * self.mean_norm + 0.1 * min(norm, config.clip * self.mean_norm)
+        gradient = self.flat.unflatten(estimate)
         for name, param in self.model.named_parameters():
             param.grad = gradient[name].to(param.dtype)
         self.optimizer.step()
         self.iterations += 1
         ceiling, width = self._curriculum()
         return {"losses/meta_objective": float(torch.stack(objectives).mean()),
-                "losses/meta_gradient_norm": float(torch.stack(estimates).mean(0).norm()),
+                "losses/meta_gradient_norm": norm,
                 "charts/horizon_ceiling": float(ceiling), "charts/widest_layer": float(width)}
 
     def learned_optimizer(self, params, total_steps: int) -> LearnedOptimizer:
@@ -128,7 +133,7 @@ class MetaTrainer:
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
         return {"learner": f"{type(self).__name__}:{self.name}", "config": asdict(self.config),
-                "iterations": self.iterations, "meta_weights": copy.deepcopy(self.model.state_dict()),
+                "iterations": self.iterations, "mean_norm": self.mean_norm, "meta_weights": copy.deepcopy(self.model.state_dict()),
                 "optimizer": copy.deepcopy(self.optimizer.state_dict()),
                 "rng": copy.deepcopy(self.rng.bit_generator.state), "generator": self.generator.get_state(),
                 "unrolls": [None if u is None else copy.deepcopy(u.state_dict()) for u in self.unrolls],
@@ -140,7 +145,7 @@ class MetaTrainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.rng.bit_generator.state = state["rng"]
         self.generator.set_state(state["generator"])
-        self.iterations = int(state["iterations"])
+        self.iterations, self.mean_norm = int(state["iterations"]), float(state["mean_norm"])
         for slot, saved in enumerate(state["unrolls"]):
             if saved is None:
                 self.unrolls[slot] = None

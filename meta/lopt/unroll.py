@@ -9,9 +9,9 @@ optimizers, not the batches).
 
 The meta-objective of a truncation is the mean over its steps of the log
 training loss, each loss first capped at ``LOSS_CAP`` times the task's
-initial loss: log so that tasks whose losses differ in scale count alike,
-and capped so that a diverging perturbation gives a large loss instead of a
-NaN that would poison the gradient estimate.
+initial loss and floored at ``LOSS_FLOOR``: log so that tasks whose losses
+differ in scale count alike, capped so that a diverging perturbation gives a
+large loss instead of a NaN that would poison the gradient estimate.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from meta.lopt.tasks import Task
 __all__ = ["ParticleUnroll", "LOSS_CAP"]
 
 LOSS_CAP = 3.0
+#: a loss of exactly 0 (a saturated softmax) would be log 0 = -inf: an estimate no step could recover from
+LOSS_FLOOR = 1e-8
 
 
 def _stack(tensors: Mapping[str, Tensor] | list, copies: int):
@@ -70,7 +72,7 @@ class ParticleUnroll:
             fraction = torch.tensor(self.step_count / self.horizon, device=self.task.device)
             loss, self.params, self.states, self.global_state = self._step(
                 thetas, self.params, self.states, self.global_state, inputs, targets, fraction)
-            log_loss = torch.nan_to_num(loss.log(), nan=self.log_cap, posinf=self.log_cap).clamp(max=self.log_cap)
+            log_loss = torch.nan_to_num(loss.clamp(min=LOSS_FLOOR).log(), nan=self.log_cap).clamp(max=self.log_cap)
             total += log_loss
             self.step_count += 1
             count += 1
