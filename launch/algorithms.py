@@ -217,6 +217,10 @@ register_algorithm(AlgorithmSpec(
     "learned optimizer: a per-parameter MLP over momenta, RMS and Adafactor features (Metz et al.)",
 ))
 register_algorithm(AlgorithmSpec(
+    "lopt-nominal", "meta.lopt.learner:MetaTrainer", "meta.lopt.config:NominalAdamConfig",
+    "learned optimizer: the per-parameter MLP on a nominal Adam term with a learned schedule (Harrison et al. 2022)",
+))
+register_algorithm(AlgorithmSpec(
     "lopt-velo", "meta.lopt.learner:MetaTrainer", "meta.lopt.config:VeLOConfig",
     "learned optimizer: VeLO's per-tensor LSTM mixing a bank of per-parameter MLPs (Metz et al. 2022)",
 ))

@@ -10,19 +10,20 @@ from launch.checkpoint import load_checkpoint
 from launch.config import RunConfig
 from launch.loop import train
 from meta.lopt.accumulators import init_accumulators, normalize_features, parameter_features, update_accumulators
-from meta.lopt.config import MLPOptimizerConfig, VeLOConfig
+from meta.lopt.config import MLPOptimizerConfig, NominalAdamConfig, VeLOConfig
 from meta.lopt.es import PersistentPerturbations, antithetic_gradient, sample_perturbations
 from meta.lopt.evaluation import speedup, train_curve
 from meta.lopt.learner import MetaTrainer
 from meta.lopt.mlp import MLPOptimizer
 from meta.lopt.model import LearnedOptimizerModel, load_meta_weights, save_meta_weights
+from meta.lopt.nominal import NominalAdamOptimizer
 from meta.lopt.optimizer import LearnedOptimizer
 from meta.lopt.tasks import Task, TaskConfig, held_out_tasks, sample_task
 from meta.lopt.unroll import ParticleUnroll
 from meta.lopt.velo import VeLOOptimizer
 from test_user_path import launch, ok
 
-ARCHITECTURES = [MLPOptimizer, VeLOOptimizer]
+ARCHITECTURES = [MLPOptimizer, NominalAdamOptimizer, VeLOOptimizer]
 TINY = dict(pairs=2, tasks_per_iteration=1, truncation=4, min_horizon=8, max_horizon=12, curriculum=4,
             eval_tasks=1, eval_steps=10)
 
@@ -97,8 +98,38 @@ def test_the_mlp_optimizer_with_hand_set_weights_steps_along_the_normalised_grad
     (weight.square().sum() * 3).backward()
     grad = weight.grad.clone()
     LearnedOptimizer([weight], model).step()
-    expected = before - 0.001 * grad * torch.rsqrt(1e-5 + grad.square().mean())
+    expected = before - model.step_mult * grad * torch.rsqrt(1e-5 + grad.square().mean())
     torch.testing.assert_close(weight.detach(), expected)
+
+
+def _nominal_without_its_network(**kwargs) -> NominalAdamOptimizer:
+    model = NominalAdamOptimizer(**kwargs)
+    with torch.no_grad():
+        model.get_parameter(f"w{model.layers - 1}").zero_()  # the MLP's output layer: no learned correction
+        model.get_parameter(f"b{model.layers - 1}").zero_()
+    return model
+
+
+def test_the_nominal_optimizer_untrained_and_without_its_network_is_adam_at_the_nominal_rate():
+    adam_net, learned_net = small_net(), small_net()
+    train_steps(adam_net, torch.optim.Adam(adam_net.parameters(), lr=0.02), 8)
+    train_steps(learned_net, LearnedOptimizer(learned_net.parameters(), _nominal_without_its_network(nominal_lr=0.02), 8), 8)
+    for a, b in zip(adam_net.parameters(), learned_net.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_the_nominal_optimizers_learned_schedule_scales_adams_step_with_the_fraction_of_training_done():
+    model = _nominal_without_its_network(nominal_lr=0.01)
+    with torch.no_grad():
+        model.schedule_w[-2] = -0.05  # the embedding centred on the end of training (-1 before it, 0 at it)
+    early, late = (float(model.learning_rate(model.theta(), torch.tensor(f))) for f in (0.0, 1.0))
+    assert early == pytest.approx(0.01 * np.exp(10 * 0.05 * np.tanh(10)), rel=1e-5)  # tanh(-10) is -1: a boost early
+    assert late == pytest.approx(0.01, rel=1e-5)  # tanh(0) = 0 at the centre
+    assert late / early == pytest.approx(np.exp(-0.5), rel=1e-5)  # the rate decays toward the end
+    weight = torch.ones(3, requires_grad=True)
+    weight.grad = torch.ones(3)
+    LearnedOptimizer([weight], model, total_steps=1).step()  # fraction 0: Adam's first step is lr * sign(g)
+    torch.testing.assert_close(weight.detach(), torch.full((3,), 1 - early), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("shape", [(6, 4), (7,), (3, 2, 2)])
@@ -238,7 +269,7 @@ def test_speedup_counts_the_steps_adams_envelope_needs_to_reach_the_learned_opti
     assert len(curve.losses) == 3 and curve.final < curve.losses[0]
 
 
-@pytest.mark.parametrize("config_class", [MLPOptimizerConfig, VeLOConfig])
+@pytest.mark.parametrize("config_class", [MLPOptimizerConfig, NominalAdamConfig, VeLOConfig])
 def test_meta_training_runs_through_the_loop_and_resumes_exactly(tmp_path, config_class):
     config = config_class(**TINY)
     name = f"lopt-{config.architecture}"
@@ -263,3 +294,17 @@ def test_the_cli_meta_trains_a_learned_optimizer(tmp_path):
     bad = launch("train", "lopt-mlp", "--algorithm.estimator", "sgd", "--run.runs-dir", tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
+
+
+def test_the_meta_learning_rate_falls_by_half_a_cosine_to_a_tenth_and_stays():
+    trainer = MetaTrainer(MLPOptimizerConfig(**TINY, lr=1e-3, lr_decay=10), device="cpu", seed=0)
+    rates = []
+    for _ in range(12):
+        rates.append(trainer.optimizer.param_groups[0]["lr"] if trainer.iterations else trainer.meta_lr())
+        trainer.step()
+    assert rates[0] == pytest.approx(1e-3)
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)  # the rate of the step past the decay
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
+    assert MetaTrainer(MLPOptimizerConfig(**TINY), device="cpu", seed=0).meta_lr() == 1e-3  # 0: constant
+    with pytest.raises(ValueError, match="lr_decay must be 0"):
+        MLPOptimizerConfig(lr_decay=-1)

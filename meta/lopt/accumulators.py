@@ -29,7 +29,8 @@ from torch import Tensor
 
 __all__ = ["MOMENTUM_DECAYS", "RMS_DECAY", "ADAFACTOR_DECAYS", "GRADIENT_CLAMP", "PARAMETER_FEATURES", "STEP_TIMESCALES",
            "matrix_view", "clamp_gradient", "init_accumulators", "update_accumulators", "parameter_features", "normalize_features",
-           "step_count_embedding"]
+           "step_count_embedding",
+           "FRACTION_CENTRES", "progress_embedding", "adam_direction"]
 
 MOMENTUM_DECAYS = (0.9, 0.99, 0.999)
 RMS_DECAY = 0.999
@@ -40,6 +41,9 @@ GRADIENT_CLAMP = 1000.0
 PARAMETER_FEATURES = 30
 #: step counts the tanh embedding of the iteration is centred on (learned_optimization's timescales)
 STEP_TIMESCALES = (1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000)
+#: fractions of training the tanh embedding of progress is centred on (VeLO's)
+FRACTION_CENTRES = (0.03, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0, 1.1)
+ADAM_EPSILON = 1e-8
 
 
 def matrix_view(tensor: Tensor) -> Tensor:
@@ -123,3 +127,20 @@ def step_count_embedding(iteration: Tensor) -> Tensor:
     """``tanh(t / s - 1)`` for each timescale s: which phase of training the optimizer is in, bounded in (-1, 1)."""
     scales = torch.tensor(STEP_TIMESCALES, dtype=torch.float32, device=iteration.device)
     return torch.tanh(iteration.to(torch.float32) / scales - 1)
+
+
+def progress_embedding(fraction_trained: Tensor) -> Tensor:
+    """``tanh(10 (f - c))`` for each of ``FRACTION_CENTRES``: how far through its training the optimizer is."""
+    centres = torch.tensor(FRACTION_CENTRES, device=fraction_trained.device)
+    return torch.tanh((torch.as_tensor(fraction_trained, device=centres.device).to(torch.float32) - centres) * 10)
+
+
+def adam_direction(state: dict[str, Tensor], iteration: Tensor) -> Tensor:
+    """``[numel]`` Adam's bias-corrected ``m / (sqrt(v) + eps)`` (beta1 0.9, beta2 0.999) from the accumulators.
+
+    ``iteration`` counts the steps before this one; the accumulators hold this
+    step's gradient already (``update_accumulators``)."""
+    t = iteration.to(state["m"].dtype) + 1
+    first = state["m"][..., 0] / (1 - MOMENTUM_DECAYS[0] ** t)
+    second = state["rms"][..., 0] / (1 - RMS_DECAY ** t)
+    return (first / (torch.sqrt(second) + ADAM_EPSILON)).reshape(-1)

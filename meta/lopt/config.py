@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-__all__ = ["MetaTrainingConfig", "MLPOptimizerConfig", "VeLOConfig"]
+__all__ = ["MetaTrainingConfig", "MLPOptimizerConfig", "NominalAdamConfig", "VeLOConfig"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,10 @@ class MetaTrainingConfig:
     """Adam learning rate of the meta-weights (at 3e-3 the MLP optimizer's steps outgrew stability within 200 iterations)"""
     tasks_per_iteration: int = 4
     """tasks (each with its own particles) whose estimates one meta-iteration averages"""
+    lr_decay: int = 0
+    """meta-iterations over which the meta-weights' learning rate falls (half a cosine) to a tenth, then stays there:
+    a quieter end of meta-training (0: constant).  The speedup of the final meta-weights swings by tenths between
+    neighbouring meta-iterations at a constant rate"""
     clip: float = 3.0
     """an estimate longer than clip x the running mean of the estimates' norms is scaled down to it (a diverging
     particle's estimate can be a hundred times the usual one, and would swamp Adam's second moments for a thousand steps)"""
@@ -41,6 +45,8 @@ class MetaTrainingConfig:
     """inner steps of each evaluation's training, scored against Adam's envelope over the same task"""
 
     def __post_init__(self) -> None:
+        if self.lr_decay < 0:
+            raise ValueError(f"lr_decay must be 0 (constant) or positive, got {self.lr_decay}")
         for name in ("pairs", "tasks_per_iteration", "truncation", "min_horizon", "max_horizon", "curriculum",
                      "eval_tasks", "eval_steps"):
             if getattr(self, name) < 1:
@@ -64,6 +70,25 @@ class MLPOptimizerConfig(MetaTrainingConfig):
 
     def model_config(self) -> dict:
         return {"hidden": list(self.hidden)}
+
+
+@dataclass(frozen=True)
+class NominalAdamConfig(MLPOptimizerConfig):
+    """The per-parameter MLP on a nominal Adam term with a learned schedule (Harrison et al. 2022)."""
+
+    architecture: ClassVar[str] = "nominal"
+    lr_decay: int = 1000
+    nominal_lr: float = 0.01
+    """Adam learning rate of the nominal term before the learned schedule scales it (tuned Adam's best rates on the
+    held-out tasks are 0.01-0.03)"""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.nominal_lr > 0:
+            raise ValueError(f"nominal_lr must be positive, got {self.nominal_lr}")
+
+    def model_config(self) -> dict:
+        return {**super().model_config(), "nominal_lr": self.nominal_lr}
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ class FlatTheta:
     def unflatten(self, flat: Tensor) -> dict[str, Tensor]:
         leading = flat.shape[:-1]
         parts = flat.split(self.sizes, dim=-1)
-        return {name: part.reshape(*leading, *shape) for name, part, shape in zip(self.names, parts, self.shapes)}
+        return {name: part.reshape((*leading, *shape)) for name, part, shape in zip(self.names, parts, self.shapes)}
 
 
 def sample_perturbations(pairs: int, dim: int, sigma: float, generator: torch.Generator, device="cpu") -> Tensor:

@@ -105,12 +105,21 @@ class MetaTrainer:
         gradient = self.flat.unflatten(estimate)
         for name, param in self.model.named_parameters():
             param.grad = gradient[name].to(param.dtype)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.meta_lr()
         self.optimizer.step()
         self.iterations += 1
         ceiling, width = self._curriculum()
         return {"losses/meta_objective": float(torch.stack(objectives).mean()),
                 "losses/meta_gradient_norm": norm,
-                "charts/horizon_ceiling": float(ceiling), "charts/widest_layer": float(width)}
+                "charts/horizon_ceiling": float(ceiling), "charts/widest_layer": float(width), "charts/meta_lr": self.meta_lr()}
+
+    def meta_lr(self) -> float:
+        """The meta-weights' learning rate now: ``lr``, falling by half a cosine to a tenth over ``lr_decay``."""
+        if not self.config.lr_decay:
+            return self.config.lr
+        done = min(1.0, self.iterations / self.config.lr_decay)
+        return self.config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * done)))
 
     def learned_optimizer(self, params, total_steps: int) -> LearnedOptimizer:
         return LearnedOptimizer(params, self.model, total_steps=total_steps)

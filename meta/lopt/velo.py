@@ -28,13 +28,12 @@ import math
 import torch
 from torch import Tensor, nn
 
-from meta.lopt.accumulators import PARAMETER_FEATURES, init_accumulators, normalize_features, parameter_features
+from meta.lopt.accumulators import (FRACTION_CENTRES, PARAMETER_FEATURES, init_accumulators, normalize_features,
+                                    parameter_features, progress_embedding)
 from meta.lopt.model import LearnedOptimizerModel, direction_times_magnitude, per_parameter_mlp, register_architecture
 
 __all__ = ["VeLOOptimizer", "TENSOR_FEATURES"]
 
-#: fractions of training the tanh embedding of progress is centred on (VeLO's)
-FRACTION_CENTRES = (0.03, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0, 1.1)
 #: loss moving averages at log-spaced half-lives from 10 to 1000 steps
 LOSS_HALF_LIVES = torch.logspace(1, 3, 10)
 #: variance of momenta x3, mean and variance of the RMS, rank one-hot x5, progress x9, loss x9
@@ -45,11 +44,6 @@ MLP_OUTPUTS = 2
 def _log_magnitude(x: Tensor, scale: float = 10.0) -> Tensor:
     """log|x| squashed into [-2.5, 2.5]: tensor statistics span many decades."""
     return torch.clamp(torch.log(1e-8 + (x * scale).abs()), -5, 5) * 0.5
-
-
-def progress_embedding(fraction_trained: Tensor) -> Tensor:
-    centres = torch.tensor(FRACTION_CENTRES, device=fraction_trained.device)
-    return torch.tanh((fraction_trained.to(torch.float32) - centres) * 10)
 
 
 def init_loss_buffer(device) -> dict[str, Tensor]:
