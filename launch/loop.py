@@ -89,7 +89,8 @@ def train(algorithm: Algorithm, run: RunConfig, *, algorithm_name: str, algorith
 
     Writes ``<run_dir>/`` tensorboard events, ``checkpoint_*.pt`` (newest
     ``run.keep_checkpoints``), ``config.yaml``, ``curves.csv`` and
-    ``report.csv``/``report.json``; prints the final report table. On SIGINT
+    ``report.csv``/``report.json`` (and what the learner's optional
+    ``export(run_dir)`` writes, returning the paths); prints the final report table. On SIGINT
     or SIGTERM it checkpoints and returns with ``stopped_by`` set. ``label``
     is the preset or algorithm the run was started from (it names the run).
     """
@@ -245,8 +246,12 @@ class _Training:
         report.title = f"{self.run_config.name} ({self.name}, {self.progress} {self.algorithm.unit}): {report.title}"
         log_final(self.writer, self.name, self.config, self.run_config, report)
         report.save(self.run_dir / "report")
+        # what a learner makes for use outside the loop (a learned optimizer's meta-weights file), if anything
+        exported = getattr(self.algorithm, "export", None)
+        exports = [] if exported is None else [str(path) for path in exported(self.run_dir)]
         print(report.format())
         wall_time = self.wall_time_before + time.perf_counter() - self.started
         print(f"report: {self.run_dir / 'report.csv'} and .json; checkpoint: {self.last_saved}; "
+              + "".join(f"exported: {path}; " for path in exports) +
               f"training took {wall_time:.0f} s (all sessions of this run)")
         return TrainResult(report, self.run_dir, self.last_saved, self.progress)

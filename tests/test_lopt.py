@@ -276,6 +276,9 @@ def test_meta_training_runs_through_the_loop_and_resumes_exactly(tmp_path, confi
     run = RunConfig(budget=4, eval_every=2, runs_dir=tmp_path, name=name, progress_bar=False, seed=1)
     result = train(MetaTrainer(config, device="cpu", seed=1), run, algorithm_name=name, algorithm_config=config)
     assert {"final_loss", "tuned_adam_loss", "speedup"} <= set(next(iter(result.report.rows.values())))
+    exported = load_meta_weights(result.run_dir / "meta_weights.pt")  # what a user plugs into LearnedOptimizer
+    assert all(torch.equal(value, exported.state_dict()[key])
+               for key, value in load_checkpoint(result.run_dir)[1]["algorithm_state"]["meta_weights"].items())
     resumed = MetaTrainer(config, device="cpu", seed=1)
     resumed.load_state_dict(load_checkpoint(sorted(result.run_dir.glob("checkpoint_*2.pt"))[0])[1]["algorithm_state"])
     while resumed.progress() < 4:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import math
+from pathlib import Path
 from dataclasses import asdict
 from typing import ClassVar
 
@@ -29,7 +30,7 @@ from envs.report import EvalReport
 from meta.lopt.config import MetaTrainingConfig
 from meta.lopt.es import FlatTheta, PersistentPerturbations, antithetic_gradient, sample_perturbations
 from meta.lopt.evaluation import adam_envelope, speedup, train_curve
-from meta.lopt.model import build_meta_model
+from meta.lopt.model import build_meta_model, save_meta_weights
 from meta.lopt.optimizer import LearnedOptimizer
 from meta.lopt.tasks import Task, TaskConfig, held_out_tasks, sample_task
 from meta.lopt.unroll import ParticleUnroll
@@ -120,6 +121,10 @@ class MetaTrainer:
             return self.config.lr
         done = min(1.0, self.iterations / self.config.lr_decay)
         return self.config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * done)))
+
+    def export(self, run_dir) -> list:
+        """The meta-weights as ``<run_dir>/meta_weights.pt``, for ``load_meta_weights`` and ``LearnedOptimizer``."""
+        return [save_meta_weights(self.model, Path(run_dir) / "meta_weights.pt")]
 
     def learned_optimizer(self, params, total_steps: int) -> LearnedOptimizer:
         return LearnedOptimizer(params, self.model, total_steps=total_steps)

@@ -94,7 +94,7 @@ def load_meta_weights(path: Path | str, expect: LearnedOptimizerModel | None = N
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"no meta-weights file at {path}: write one with save_meta_weights or "
-                         "`python -m launch train lopt-mlp|lopt-velo` (its run directory's meta_weights.pt)")
+                         "`python -m launch train lopt-mlp|lopt-nominal|lopt-velo` (its run directory's meta_weights.pt)")
     try:
         record = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # torch raises several types for a file that is not a torch file
