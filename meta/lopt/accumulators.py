@@ -28,9 +28,8 @@ import torch
 from torch import Tensor
 
 __all__ = ["MOMENTUM_DECAYS", "RMS_DECAY", "ADAFACTOR_DECAYS", "GRADIENT_CLAMP", "PARAMETER_FEATURES", "STEP_TIMESCALES",
-           "matrix_view", "clamp_gradient", "init_accumulators", "update_accumulators", "parameter_features", "normalize_features",
-           "step_count_embedding",
-           "FRACTION_CENTRES", "progress_embedding", "adam_direction"]
+           "matrix_view", "clamp_gradient", "init_accumulators", "update_accumulators", "parameter_features", "feature_normalizers",
+           "normalize_features", "step_count_embedding", "FRACTION_CENTRES", "progress_embedding", "adam_direction"]
 
 MOMENTUM_DECAYS = (0.9, 0.99, 0.999)
 RMS_DECAY = 0.999
@@ -118,9 +117,14 @@ def parameter_features(param: Tensor, grad: Tensor, state: dict[str, Tensor]) ->
     return torch.cat(features, dim=-1).reshape(-1, PARAMETER_FEATURES)
 
 
+def feature_normalizers(features: Tensor) -> Tensor:
+    """``[features]``: one over each feature's root mean square across the tensor's elements."""
+    return torch.rsqrt(1e-5 + features.square().mean(0))
+
+
 def normalize_features(features: Tensor) -> Tensor:
     """Each feature over its root mean square across the tensor's elements (the papers' second-moment normaliser)."""
-    return features * torch.rsqrt(1e-5 + features.square().mean(0, keepdim=True))
+    return features * feature_normalizers(features)
 
 
 def step_count_embedding(iteration: Tensor) -> Tensor:

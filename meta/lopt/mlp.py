@@ -17,7 +17,7 @@ import math
 import torch
 from torch import nn
 
-from meta.lopt.accumulators import (PARAMETER_FEATURES, STEP_TIMESCALES, normalize_features, parameter_features,
+from meta.lopt.accumulators import (PARAMETER_FEATURES, STEP_TIMESCALES, feature_normalizers, parameter_features,
                                     step_count_embedding)
 from meta.lopt.model import LearnedOptimizerModel, direction_times_magnitude, per_parameter_mlp, register_architecture
 
@@ -52,10 +52,16 @@ class MLPOptimizer(LearnedOptimizerModel):
     def tensor_steps(self, theta, params, grads, states, global_state, *, fraction_trained, loss):
         layers = [(theta[f"w{i}"], theta[f"b{i}"]) for i in range(self.layers)]
         dtype = layers[0][0].dtype
+        (w0, b0), rest = layers[0], layers[1:]
+        # The step-count embedding is the same for every element, and each feature's normaliser the same for every
+        # element of a tensor: both fold into the first layer (its bias, its rows) instead of being written out per
+        # element, which a 1M-parameter step would pay for in memory traffic.  The product is the same.
         embedding = step_count_embedding(global_state["iteration"]).to(dtype)
+        bias = b0 + embedding @ w0[PARAMETER_FEATURES:]
         steps = []
         for param, grad, state in zip(params, grads, states):
-            features = normalize_features(parameter_features(param, grad, state)).to(dtype)
-            inputs = torch.cat([features, embedding.expand(len(features), -1)], dim=-1)
-            steps.append(direction_times_magnitude(per_parameter_mlp(layers, inputs), self.exp_mult, self.step_mult))
+            features = parameter_features(param, grad, state).to(dtype)
+            first = (w0[:PARAMETER_FEATURES] * feature_normalizers(features)[:, None], bias)
+            outputs = per_parameter_mlp([first, *rest], features)
+            steps.append(direction_times_magnitude(outputs, self.exp_mult, self.step_mult))
         return steps, states, global_state

@@ -115,9 +115,9 @@ def per_parameter_mlp(layers: Sequence[tuple[Tensor, Tensor]], features: Tensor)
     """The per-parameter MLP over ``[numel, inputs]`` features: ReLU between layers, linear output."""
     out = features
     for index, (weight, bias) in enumerate(layers):
-        out = out @ weight + bias
+        out = torch.addmm(bias, out, weight)  # one pass for product and bias: this is most of a step's cost
         if index < len(layers) - 1:
-            out = torch.relu(out)
+            out = torch.relu_(out)
     return out
 
 
