@@ -23,7 +23,6 @@ in the same run.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import statistics
 import time
@@ -33,7 +32,6 @@ import numpy as np
 import torch
 
 from meta.lopt.evaluation import ADAM_HORIZON_MULT, ADAM_LRS, adam_envelope, speedup, train_curve
-from meta.lopt.model import build_meta_model
 from meta.lopt.ood_tasks import OOD_TASKS, ood_task
 from meta.lopt.optimizer import LearnedOptimizer
 from meta.lopt.tasks import Task, held_out_tasks
@@ -62,36 +60,16 @@ BASELINES = {"SGD+momentum": lambda params, lr, _: torch.optim.SGD(params, lr=lr
 
 
 def load_runs(paths: list[str]) -> dict[str, list]:
-    """{algorithm name: [meta-model per seed]} from run directories or checkpoints.
+    """{algorithm name: [meta-model per seed]} from run directories or checkpoints."""
+    from launch.experiment import restore
 
-    Only the meta-weights and the model's config are read, not the whole
-    meta-trainer: a run meta-trained before a meta-training option was added
-    still loads."""
-    from launch.checkpoint import CheckpointError, load_checkpoint
-    from meta.lopt.config import MetaTrainingConfig
-
-    configs = {cls.architecture: cls for cls in _subclasses(MetaTrainingConfig)}
     models: dict[str, list] = {}
     for path in paths:
-        try:
-            _, data = load_checkpoint(path)
-        except CheckpointError as error:
-            raise SystemExit(str(error)) from None
-        name = data.get("algorithm", "")
+        learner, name, *_ = restore(path, device="cpu")
         if not name.startswith("lopt-"):
             raise SystemExit(f"{path} is a {name} run, not a learned optimizer's (lopt-mlp, lopt-nominal, lopt-velo)")
-        state = data["algorithm_state"]
-        config_class = configs[name.removeprefix("lopt-")]
-        known = {field.name for field in dataclasses.fields(config_class)}
-        config = config_class(**{key: value for key, value in state["config"].items() if key in known})
-        model = build_meta_model(config.architecture, config.model_config())
-        model.load_state_dict(state["meta_weights"])
-        models.setdefault(name, []).append(model.eval())
+        models.setdefault(name, []).append(learner.model.eval())
     return models
-
-
-def _subclasses(cls: type) -> list[type]:
-    return [sub for direct in cls.__subclasses__() for sub in (direct, *_subclasses(direct))]
 
 
 def best_baseline(task, make, steps: int):

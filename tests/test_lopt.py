@@ -298,16 +298,25 @@ def test_the_cli_meta_trains_a_learned_optimizer(tmp_path):
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
 
-
 def test_the_meta_learning_rate_falls_by_half_a_cosine_to_a_tenth_and_stays():
     trainer = MetaTrainer(MLPOptimizerConfig(**TINY, lr=1e-3, lr_decay=10), device="cpu", seed=0)
     rates = []
     for _ in range(12):
-        rates.append(trainer.optimizer.param_groups[0]["lr"] if trainer.iterations else trainer.meta_lr())
+        rates.append(trainer.meta_lr())  # the rate the coming step takes
         trainer.step()
+        assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(rates[-1])
     assert rates[0] == pytest.approx(1e-3)
-    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)  # the rate of the step past the decay
+    assert rates[-1] == pytest.approx(1e-4)  # past the decay
     assert all(a >= b for a, b in zip(rates, rates[1:]))
     assert MetaTrainer(MLPOptimizerConfig(**TINY), device="cpu", seed=0).meta_lr() == 1e-3  # 0: constant
     with pytest.raises(ValueError, match="lr_decay must be 0"):
         MLPOptimizerConfig(lr_decay=-1)
+
+
+def test_a_state_saved_before_a_config_field_existed_loads_while_that_field_is_at_its_default():
+    state = MetaTrainer(MLPOptimizerConfig(**TINY), device="cpu", seed=0).state_dict()
+    del state["config"]["lr_decay"]  # as saved before lr_decay was added
+    MetaTrainer(MLPOptimizerConfig(**TINY), device="cpu", seed=0).load_state_dict(state)
+    with pytest.raises(ValueError, match="checkpoint is for MetaTrainer:lopt-mlp"):
+        MetaTrainer(MLPOptimizerConfig(**TINY, lr_decay=5), device="cpu", seed=0).load_state_dict(state)
+

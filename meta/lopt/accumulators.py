@@ -136,7 +136,7 @@ def step_count_embedding(iteration: Tensor) -> Tensor:
 def progress_embedding(fraction_trained: Tensor) -> Tensor:
     """``tanh(10 (f - c))`` for each of ``FRACTION_CENTRES``: how far through its training the optimizer is."""
     centres = torch.tensor(FRACTION_CENTRES, device=fraction_trained.device)
-    return torch.tanh((torch.as_tensor(fraction_trained, device=centres.device).to(torch.float32) - centres) * 10)
+    return torch.tanh((fraction_trained.to(torch.float32) - centres) * 10)
 
 
 def adam_direction(state: dict[str, Tensor], iteration: Tensor) -> Tensor:
