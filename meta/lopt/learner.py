@@ -1,4 +1,4 @@
-"""Meta-training a learned optimizer through the shared loop (``python -m launch train lopt-mlp|lopt-velo``).
+"""Meta-training a learned optimizer through the shared loop (``python -m launch train lopt-mlp|lopt-nominal|lopt-velo``).
 
 One ``step()`` is one meta-iteration: for each of ``tasks_per_iteration``
 tasks (``meta.lopt.tasks``' family), ``pairs`` antithetic perturbations of
