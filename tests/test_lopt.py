@@ -320,3 +320,21 @@ def test_a_state_saved_before_a_config_field_existed_loads_while_that_field_is_a
     with pytest.raises(ValueError, match="checkpoint is for MetaTrainer:lopt-mlp"):
         MetaTrainer(MLPOptimizerConfig(**TINY, lr_decay=5), device="cpu", seed=0).load_state_dict(state)
 
+
+
+def test_a_late_weighted_objective_counts_each_step_by_its_fraction_of_the_unroll():
+    torch.manual_seed(0)
+    model, task = MLPOptimizer(), Task(TaskConfig(dataset="blobs", hidden=(8,), seed=4))
+    thetas = {name: value.unsqueeze(0).repeat(2, *[1] * value.dim()) for name, value in model.theta().items()}
+    plain, late = ParticleUnroll(model, task, 2, horizon=6), ParticleUnroll(model, task, 2, horizon=6, late_weight=2.0)
+    per_step = torch.stack([plain.advance(thetas, 1) for _ in range(6)])  # [steps, particles]: each step's log loss
+    weights = torch.tensor([3.0 * ((k + 1) / 6) ** 2 for k in range(6)])
+    first, second = late.advance(thetas, 3), late.advance(thetas, 3)  # two truncations, as PES takes them
+    torch.testing.assert_close(first, (weights[:3, None] * per_step[:3]).mean(0))
+    torch.testing.assert_close(second, (weights[3:, None] * per_step[3:]).mean(0))
+    assert late.step_weight(5) == 3.0 and plain.step_weight(5) == plain.step_weight(0) == 1.0
+    # the unweighted objective is bit for bit what it was before weights existed: the mean log loss
+    again = ParticleUnroll(model, task, 2, horizon=6)
+    assert torch.equal(again.advance(thetas, 6), per_step.mean(0))
+    with pytest.raises(ValueError, match="late_weight must be >= 0"):
+        NominalAdamConfig(late_weight=-1.0)

@@ -33,6 +33,9 @@ class MetaTrainingConfig:
     particle's estimate can be a hundred times the usual one, and would swamp Adam's second moments for a thousand steps)"""
     truncation: int = 20
     """inner steps per truncation (pes)"""
+    late_weight: float = 0.0
+    """p: the inner step at fraction f of its unroll counts (p + 1) f^p in the meta-objective, leaning it toward the
+    final loss (what the speedup scores); 0: every step alike, the mean log loss over the unroll"""
     min_horizon: int = 50
     """shortest inner training a task is unrolled for (horizons are log-uniform between the two)"""
     max_horizon: int = 500
@@ -53,6 +56,8 @@ class MetaTrainingConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.min_horizon > self.max_horizon:
             raise ValueError(f"min_horizon ({self.min_horizon}) exceeds max_horizon ({self.max_horizon})")
+        if self.late_weight < 0:
+            raise ValueError(f"late_weight must be >= 0 (0: every step alike), got {self.late_weight}")
         if not (self.sigma > 0 and self.lr > 0 and self.clip > 0):
             raise ValueError(f"sigma, lr and clip must be positive, got sigma={self.sigma}, lr={self.lr}, clip={self.clip}")
 

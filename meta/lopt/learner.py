@@ -79,7 +79,7 @@ class MetaTrainer:
         horizon = int(round(math.exp(self.rng.uniform(math.log(low), math.log(max(ceiling, low))))))
         task = Task(sample_task(self.rng, max_width=width), self.device)
         self.perturbation_sums[slot].reset()
-        return ParticleUnroll(self.model, task, 2 * self.config.pairs, horizon)
+        return ParticleUnroll(self.model, task, 2 * self.config.pairs, horizon, self.config.late_weight)
 
     def step(self) -> dict[str, float]:
         config = self.config
@@ -165,7 +165,7 @@ class MetaTrainer:
                 self.unrolls[slot] = None
                 continue
             self.unrolls[slot] = ParticleUnroll(self.model, Task(saved["task"], self.device), 2 * self.config.pairs,
-                                                saved["horizon"])
+                                                saved["horizon"], self.config.late_weight)
             self.unrolls[slot].load_state_dict(saved)
         for sums, saved in zip(self.perturbation_sums, state["perturbation_sums"]):
             sums.accumulated = saved.to(self.device)
