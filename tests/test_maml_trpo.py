@@ -159,6 +159,16 @@ def test_the_linear_feature_baseline_recovers_a_linear_function_of_its_features(
     assert torch.isfinite(baseline.fit_predict(hidden_goal, returns)).all()
 
 
+def test_fitted_values_fit_each_path_to_its_discounted_returns_to_go():
+    obs = torch.randn(2, 1, 6, 39, dtype=torch.float64)
+    rewards = torch.ones(2, 1, 6, dtype=torch.float64)
+    # undiscounted returns-to-go of a reward of 1 per step are 6 - t: linear in the time feature, so fitted exactly
+    expected = (6.0 - torch.arange(6, dtype=torch.float64)).expand(2, 1, 6)
+    torch.testing.assert_close(baseline.fitted_values(obs, rewards, gamma=1.0), expected, atol=1e-6, rtol=0)
+    halved = baseline.fitted_values(obs, rewards, gamma=0.5)  # 2 - 2^-(5 - t): no longer in the features' span
+    assert halved.shape == (2, 1, 6) and torch.isfinite(halved).all() and not torch.allclose(halved, expected)
+
+
 def test_gaussian_kl_is_zero_for_equal_policies_and_matches_torch():
     mean0, mean1, log0, log1 = torch.randn(4, 4), torch.randn(4, 4), torch.randn(4, 4) * 0.3, torch.randn(4, 4) * 0.3
     assert torch.allclose(kl_divergence(mean0, log0, mean0, log0), torch.zeros(4), atol=1e-6)

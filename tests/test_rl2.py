@@ -3,6 +3,8 @@ zeroed between trials (world by world), the update replays what collection saw, 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -88,6 +90,26 @@ def test_advantages_bootstrap_across_episodes_of_a_trial_but_not_across_its_end(
     ends = torch.tensor([[False, True, False, False]])
     advantages = generalized_advantages(rewards, values, ends, torch.tensor([5.0]), gamma=0.5, lam=1.0)
     assert advantages.tolist() == [[1.5, 1.0, 1.5 + 0.25 * 5.0, 1.0 + 0.5 * 5.0]]
+
+
+def test_with_a_linear_baseline_only_the_policy_gradient_trains_the_gru():
+    torch.set_num_threads(1)
+    rl2 = RL2(dataclasses.replace(TINY, baseline="linear"), env=REACH, device="cpu", seed=0)
+    try:
+        before = {name: value.clone() for name, value in rl2.net.state_dict().items()}
+        rollout = rl2._collect()
+        values = rl2._linear_baseline(rollout, rollout["rewards"] * TINY.reward_scale)
+        assert values.shape == rollout["rewards"].shape and torch.isfinite(values).all()
+        assert not torch.equal(values, rollout["values"])  # the fit, not the value head, measures the advantages
+        metrics = rl2._update(rollout)
+        after = rl2.net.state_dict()
+        assert "losses/value" not in metrics and "losses/policy" in metrics
+        assert all(torch.equal(before[name], after[name]) for name in ("value.weight", "value.bias"))
+        assert not torch.equal(before["gru.weight_hh_l0"], after["gru.weight_hh_l0"])
+    finally:
+        rl2.close()
+    with pytest.raises(ValueError, match="baseline must be 'shared' or 'linear'"):
+        RL2(dataclasses.replace(TINY, baseline="mlp"), env=REACH, device="cpu", seed=0)
 
 
 def test_a_resumed_learner_continues_exactly(learner):

@@ -63,8 +63,7 @@ def advantages(rollouts: Rollouts, gamma: float, gae_lambda: float) -> Tensor:
     ends = torch.zeros_like(rewards, dtype=torch.bool)
     ends[:, -1] = True
     last = torch.zeros_like(rewards[:, 0])
-    returns = generalized_advantages(rewards, torch.zeros_like(rewards), ends, last, gamma, 1.0)  # returns-to-go
-    values = baseline.fit_predict(rollouts.obs, returns.reshape(k, episodes, steps)).reshape(k * episodes, steps)
+    values = baseline.fitted_values(rollouts.obs, rollouts.rewards, gamma).reshape(k * episodes, steps)
     advantage = generalized_advantages(rewards, values, ends, last, gamma, gae_lambda).reshape(k, -1)
     advantage = (advantage - advantage.mean(1, keepdim=True)) / (advantage.std(1, keepdim=True) + 1e-8)
     return advantage.reshape(k, episodes, steps)

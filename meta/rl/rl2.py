@@ -27,13 +27,16 @@ episode teaches is within the discount's reach of the next: 0.99^500 is
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 import numpy as np
 import torch
 
 from envs.base import MAX_EPISODE_STEPS
+from envs.layout import OBS_DIM
 from envs.report import EvalReport
 from envs.suite import EnvConfig
+from meta.rl import baseline
 from meta.rl.ppo import clipped_surrogate, generalized_advantages
 from meta.rl.recurrent_memory import RecurrentMemory, RL2Agent
 from meta.rl.recurrent_policy import RecurrentActorCritic
@@ -65,6 +68,10 @@ class RL2Config:
     """Steps of truncated backpropagation through time (each chunk replays from its saved start state); None: the whole
     trial. Truncating at episodes stops the gradient of what the GRU writes in one episode for use in the next: measured
     on ML1-reach, its later episodes then did worse than its first."""
+    baseline: Literal["shared", "linear"] = "shared"
+    """What the advantages are measured against. shared: the value head on the policy's GRU, trained with it
+    (value_coef); linear: a linear feature baseline (meta.rl.baseline) fitted to each trial's returns, as garage's and
+    metaworld-algorithms' RL² have it, so that only the policy-gradient trains the GRU."""
     max_grad_norm: float = 1.0
     reward_scale: float = 0.01
     """Rewards are multiplied by this for the value head and advantages (the GRU reads them scaled by 1/10)."""
@@ -79,6 +86,8 @@ def _check(config: RL2Config) -> None:
         raise ValueError(f"RL2Config.bptt_steps must divide a trial's {trial} steps, got {config.bptt_steps}")
     if (config.meta_batch * trial // bptt) < config.minibatches:
         raise ValueError(f"RL2Config.minibatches ({config.minibatches}) exceeds the {config.meta_batch * trial // bptt} sequences of an iteration")
+    if config.baseline not in ("shared", "linear"):
+        raise ValueError(f"RL2Config.baseline must be 'shared' or 'linear', got {config.baseline!r}")
     if not (0 < config.gamma <= 1 and 0 <= config.gae_lambda <= 1 and 0 < config.clip < 1):
         raise ValueError(f"RL2Config needs 0 < gamma <= 1, 0 <= gae_lambda <= 1, 0 < clip < 1; got {config.gamma}, {config.gae_lambda}, {config.clip}")
 
@@ -176,8 +185,9 @@ class RL2:
         c, bptt = self.config, self.bptt_steps
         with torch.no_grad():
             scaled = rollout["rewards"] * c.reward_scale
-            advantages = generalized_advantages(scaled, rollout["values"], rollout["ends"], torch.zeros_like(scaled[:, 0]), c.gamma, c.gae_lambda)
-            returns = advantages + rollout["values"]
+            values = rollout["values"] if c.baseline == "shared" else self._linear_baseline(rollout, scaled)
+            advantages = generalized_advantages(scaled, values, rollout["ends"], torch.zeros_like(scaled[:, 0]), c.gamma, c.gae_lambda)
+            returns = advantages + values
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
         def chunks(x: torch.Tensor) -> torch.Tensor:  # [N, L, ...] -> [N * L / bptt, bptt, ...]
@@ -194,14 +204,18 @@ class RL2:
                 distribution = self.net.distribution(mean)
                 policy_loss, diagnostics = clipped_surrogate(distribution.log_prob(actions[batch]).sum(-1), old_log_probs[batch],
                                                              advantages[batch], c.clip)
-                value_loss = 0.5 * (value - returns[batch]).pow(2).mean()
                 entropy = distribution.entropy().sum(-1).mean()
-                loss = policy_loss + c.value_coef * value_loss - c.entropy_coef * entropy
+                metrics = {"policy": policy_loss, "entropy": entropy, **diagnostics}
+                if c.baseline == "shared":  # the value head learns with the GRU it shares
+                    metrics["value"] = 0.5 * (value - returns[batch]).pow(2).mean()
+                    loss = policy_loss + c.value_coef * metrics["value"] - c.entropy_coef * entropy
+                else:
+                    loss = policy_loss - c.entropy_coef * entropy
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.net.parameters(), c.max_grad_norm)
                 self.optimizer.step()
-                for key, metric in {"policy": policy_loss, "value": value_loss, "entropy": entropy, **diagnostics}.items():
+                for key, metric in metrics.items():
                     sums[key] = sums.get(key, 0.0) + metric.detach()
         steps = c.epochs * min(c.minibatches, len(inputs))
         with torch.no_grad():
@@ -209,6 +223,12 @@ class RL2:
         values = torch.cat([torch.stack(list(sums.values())) / steps, charts]).tolist()  # one host transfer
         names = [f"losses/{key}" for key in sums] + ["charts/trial_return", "charts/action_std"]
         return dict(zip(names, values))
+
+    def _linear_baseline(self, rollout: dict[str, torch.Tensor], scaled_rewards: torch.Tensor) -> torch.Tensor:
+        """[N, L] values of a linear feature baseline fitted to each trial (one path: its time feature runs over the
+        whole trial) on the observations the GRU read; ``_collect`` makes every sequence exactly one trial."""
+        obs = rollout["inputs"][..., :OBS_DIM]
+        return baseline.fitted_values(obs.unsqueeze(1), scaled_rewards.unsqueeze(1), self.config.gamma).squeeze(1)
 
     # ------------------------------------------------------------- resume
     def state_dict(self) -> dict:
