@@ -23,6 +23,7 @@ in the same run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import time
@@ -60,7 +61,9 @@ BASELINES = {"SGD+momentum": lambda params, lr, _: torch.optim.SGD(params, lr=lr
 
 
 def load_runs(paths: list[str]) -> dict[str, list]:
-    """{algorithm name: [meta-model per seed]} from run directories or checkpoints."""
+    """{label: [meta-model per seed]} from run directories or checkpoints; a label is the algorithm's name and the
+    meta-training settings in which its runs differ from the defaults (``lopt-nominal late_weight=2.0``), so that
+    runs of one algorithm under different settings are columns of their own."""
     from launch.experiment import restore
 
     models: dict[str, list] = {}
@@ -68,7 +71,10 @@ def load_runs(paths: list[str]) -> dict[str, list]:
         learner, name, *_ = restore(path, device="cpu")
         if not name.startswith("lopt-"):
             raise SystemExit(f"{path} is a {name} run, not a learned optimizer's (lopt-mlp, lopt-nominal, lopt-velo)")
-        models.setdefault(name, []).append(learner.model.eval())
+        config, default = learner.config, type(learner.config)()
+        changed = [f"{field.name}={getattr(config, field.name)}" for field in dataclasses.fields(config)
+                   if getattr(config, field.name) != getattr(default, field.name)]
+        models.setdefault(" ".join([name, *changed]), []).append(learner.model.eval())
     return models
 
 
@@ -164,12 +170,13 @@ def main(argv=None) -> None:
     rows = []
     names = [*BASELINES, *models]
     print(f"speedup over tuned Adam at {args.steps} steps (Adam: {len(ADAM_LRS)} rates, {ADAM_HORIZON_MULT}x as long)")
-    print(f"{'set':20} {'task':45} {'Adam loss':>9} " + " ".join(f"{name:>18}" for name in names))
+    widths = {name: max(18, len(name)) for name in names}
+    print(f"{'set':20} {'task':45} {'Adam loss':>9} " + " ".join(f"{name:>{widths[name]}}" for name in names))
     for group, task in tasks:
         row = {"set": group, **score_task(task, models, args.steps)}
         rows.append(row)
         print(f"{group:20} {row['task'][:45]:45} {row['adam_loss']:9.4f} " +
-              " ".join(f"{cell(row['speedups'][name]):>18}" for name in names), flush=True)
+              " ".join(f"{cell(row['speedups'][name]):>{widths[name]}}" for name in names), flush=True)
     summary = {}
     for name in names:
         per_seed = [statistics.median(row["speedups"][name][seed][0] for row in rows if row["set"] == "held-out")

@@ -6,7 +6,9 @@ task-balanced batch, for each network size and task count, eager and
 compiled (``torch.compile`` of the whole update, ``agents.sac_update``)
 alternating round by round so that load on the machine hits both alike.
 Medians over rounds; "first call" is the compiled update's first call
-(compilation, from Inductor's on-disk cache when it has the graph). Table
+(compilation, from Inductor's on-disk cache when it has the graph); "GEMM
+share" is the part of the eager update spent in matrix products, which a
+compiler keeps: the lowest compiled/eager can reach without fewer of them. Table
 (b): env steps per second of the default preset (``mt10-pcgrad``) after its
 warm-up, eager and compiled, its vector steps alternating in blocks.
 
@@ -68,14 +70,34 @@ def update_times(num_tasks: int, size: str, surgery: str, rounds: int, per_round
     for _ in range(rounds):
         for mode, learner in learners.items():
             times[mode].append(min(timed(lambda: learner.update(batch), device) for _ in range(per_round)))
-    return {"eager": statistics.median(times["off"]), "compiled": statistics.median(times["on"]), "first_call": first_call}
+    return {"eager": statistics.median(times["off"]), "compiled": statistics.median(times["on"]), "first_call": first_call,
+            "gemm_share": gemm_share(lambda: learners["off"].update(batch), device)}
+
+
+#: the matrix products of an update: what a compiler cannot make cheaper without doing fewer of them
+GEMM_OPS = {"aten::mm", "aten::bmm", "aten::addmm", "aten::baddbmm"}
+
+
+def gemm_share(run, device: torch.device, repeats: int = 2) -> float:
+    """The part of ``run()``'s wall time spent in matrix products (torch.profiler's self time of ``GEMM_OPS``,
+    over the wall time of the same profiled calls, so that both see the same load on the machine).
+
+    Compilation fuses and removes the other operators and the Python between them; the products stay, so this
+    is how low compiled / eager can go while the products already run at the core's speed.
+    """
+    activities = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with torch.profiler.profile(activities=activities) as profile:
+        wall = sum(timed(run, device) for _ in range(repeats))
+    attribute = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    microseconds = sum(getattr(event, attribute) for event in profile.key_averages() if event.key in GEMM_OPS)
+    return microseconds * 1e-6 / wall
 
 
 def update_table(args, device: torch.device) -> None:
     print(f"(a) one MT-SAC update, {device}, {torch.get_num_threads()} thread(s); median over {args.rounds} alternating rounds "
           f"of the best of {args.per_round}")
     print(f"{'T':>4} {'size':>14} {'surgery':>8} {'eager ms':>9} {'compiled ms':>12} {'compiled/eager':>15} "
-          f"{'vs none compiled':>17} {'first call s':>13}")
+          f"{'vs none compiled':>17} {'first call s':>13} {'GEMM share':>11}")
     for num_tasks in args.tasks:
         for size in args.sizes:
             hidden, per_task = SIZES[size]
@@ -86,7 +108,8 @@ def update_table(args, device: torch.device) -> None:
                 baseline = result["compiled"] if surgery == "none" else baseline
                 versus = f"{result['compiled'] / baseline:>16.2f}x" if baseline else f"{'':>17}"
                 print(f"{num_tasks:>4} {label:>14} {surgery:>8} {result['eager'] * 1e3:>9.2f} {result['compiled'] * 1e3:>12.2f} "
-                      f"{result['compiled'] / result['eager']:>15.2f} {versus} {result['first_call']:>13.1f}", flush=True)
+                      f"{result['compiled'] / result['eager']:>15.2f} {versus} {result['first_call']:>13.1f} "
+                      f"{result['gemm_share']:>11.2f}", flush=True)
 
 
 def end_to_end(args, device: torch.device) -> None:

@@ -97,3 +97,4 @@ def test_update_speed_benchmark_prints_its_table(capsys):
     assert "(a) one MT-SAC update" in out and "compiled/eager" in out
     row = next(line for line in out.splitlines() if "pcgrad" in line).split()
     assert row[:3] == ["10", "16x16/8", "pcgrad"] and float(row[3]) > 0 and float(row[4]) > 0
+    assert 0 < float(row[-1]) < 1  # the GEMM share of the eager update
