@@ -86,9 +86,11 @@ def best_baseline(task, make, steps: int):
 
 def score_task(task, models: dict[str, list], steps: int) -> dict:
     envelope, adam_curves = adam_envelope(task, ADAM_HORIZON_MULT * steps)
-    best_lr = min(adam_curves, key=lambda lr: adam_curves[lr].losses[steps // 10])
-    row = {"task": task.name, "adam_loss": float(envelope[steps // 10]), "adam_best_lr": best_lr,
-           "curves": {"Adam (best rate)": adam_curves[best_lr].losses[: steps // 10 + 1].tolist()}, "speedups": {}}
+    every = next(iter(adam_curves.values())).every  # steps between the points of every curve (train_curve's)
+    at = steps // every  # the envelope's point at the learned optimizers' last step
+    best_lr = min(adam_curves, key=lambda lr: adam_curves[lr].losses[at])
+    row = {"task": task.name, "adam_loss": float(envelope[at]), "adam_best_lr": best_lr, "every": every,
+           "curves": {"Adam (best rate)": adam_curves[best_lr].losses[: at + 1].tolist()}, "speedups": {}}
     for name, make in BASELINES.items():
         curve = best_baseline(task, make, steps)
         result = speedup(curve.final, envelope, curve.every, steps)
@@ -142,7 +144,7 @@ def plot(rows: list[dict], path: Path) -> None:
     figure, axes = plt.subplots((len(rows) + columns - 1) // columns, columns, figsize=(16, 3.2 * ((len(rows) + 3) // 4)))
     for axis, row in zip(axes.flat, rows):
         for name, losses in row["curves"].items():
-            axis.plot(np.arange(len(losses)) * 10, losses, label=name)
+            axis.plot(np.arange(len(losses)) * row["every"], losses, label=name)
         axis.set_yscale("log")
         axis.set_title(row["task"], fontsize=8)
     for axis in list(axes.flat)[len(rows):]:

@@ -321,7 +321,6 @@ def test_a_state_saved_before_a_config_field_existed_loads_while_that_field_is_a
         MetaTrainer(MLPOptimizerConfig(**TINY, lr_decay=5), device="cpu", seed=0).load_state_dict(state)
 
 
-
 def test_a_late_weighted_objective_counts_each_step_by_its_fraction_of_the_unroll():
     torch.manual_seed(0)
     model, task = MLPOptimizer(), Task(TaskConfig(dataset="blobs", hidden=(8,), seed=4))
@@ -333,7 +332,7 @@ def test_a_late_weighted_objective_counts_each_step_by_its_fraction_of_the_unrol
     torch.testing.assert_close(first, (weights[:3, None] * per_step[:3]).mean(0))
     torch.testing.assert_close(second, (weights[3:, None] * per_step[3:]).mean(0))
     assert late.step_weight(5) == 3.0 and plain.step_weight(5) == plain.step_weight(0) == 1.0
-    # the unweighted objective is bit for bit what it was before weights existed: the mean log loss
+    # unweighted (p = 0), a truncation's objective is exactly the mean of its steps' log losses
     again = ParticleUnroll(model, task, 2, horizon=6)
     assert torch.equal(again.advance(thetas, 6), per_step.mean(0))
     with pytest.raises(ValueError, match="late_weight must be >= 0"):
