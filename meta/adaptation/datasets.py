@@ -10,8 +10,8 @@ every example of a split is a transformed copy of one of its own sources.
 
 * ``rotated-digits``: 14 groups rotated 0-130 degrees in 10-degree steps
   (ARM's rotated MNIST).  Training is skewed: each of the groups 0-40 degrees
-  holds every train source (1,078 digits), 50-90 degrees 15% of them, and
-  100-130 degrees 5% (54 digits): 84% / 12.6% / 3.4% of the training data.
+  holds every train source (1,078 digits), each of 50-130 degrees 5% of them
+  (54 digits): 91.7% / 8.3% of the training data.
   Val and test hold every source of their split in every group (uniform).
 * ``digits-c``: CIFAR-10-C's protocol (Hendrycks & Dietterich, ICLR 2019) on
   digits: corruption type x severity 1-5 is a group; training and validation
