@@ -104,9 +104,7 @@ def test_the_mlp_optimizer_with_hand_set_weights_steps_along_the_normalised_grad
 
 def _nominal_without_its_network(**kwargs) -> NominalAdamOptimizer:
     model = NominalAdamOptimizer(**kwargs)
-    with torch.no_grad():
-        model.get_parameter(f"w{model.layers - 1}").zero_()  # the MLP's output layer: no learned correction
-        model.get_parameter(f"b{model.layers - 1}").zero_()
+    model.zero_output_layer()  # no learned correction
     return model
 
 
@@ -337,3 +335,27 @@ def test_a_late_weighted_objective_counts_each_step_by_its_fraction_of_the_unrol
     assert torch.equal(again.advance(thetas, 6), per_step.mean(0))
     with pytest.raises(ValueError, match="late_weight must be >= 0"):
         NominalAdamConfig(late_weight=-1.0)
+
+
+def test_meta_training_can_start_from_a_zero_output_layer_and_the_default_start_is_unchanged():
+    default = MetaTrainer(NominalAdamConfig(**TINY), device="cpu", seed=3).model
+    again = MetaTrainer(NominalAdamConfig(**TINY, output_init="fan_in"), device="cpu", seed=3).model
+    zero = MetaTrainer(NominalAdamConfig(**TINY, output_init="zero"), device="cpu", seed=3).model
+    last = f"w{default.layers - 1}"
+    assert all(torch.equal(a, b) for a, b in zip(default.state_dict().values(), again.state_dict().values()))
+    assert default.get_parameter(last).abs().sum() > 0 and zero.get_parameter(last).abs().sum() == 0
+    # every other meta-weight is drawn as before, and the saved config (the architecture) is the same
+    assert all(torch.equal(value, zero.state_dict()[name]) for name, value in default.state_dict().items()
+               if not name.endswith(str(default.layers - 1)))
+    assert zero.config() == default.config()
+    # untrained from zero, lopt-nominal is Adam at its nominal rate and lopt-mlp stands still
+    adam_net, nominal_net, mlp_net = small_net(), small_net(), small_net()
+    train_steps(adam_net, torch.optim.Adam(adam_net.parameters(), lr=0.01), 6)
+    train_steps(nominal_net, LearnedOptimizer(nominal_net.parameters(), zero, 6), 6)
+    mlp = MetaTrainer(MLPOptimizerConfig(**TINY, output_init="zero"), device="cpu", seed=3).model
+    train_steps(mlp_net, LearnedOptimizer(mlp_net.parameters(), mlp, 6), 6)
+    for a, b, c, d in zip(adam_net.parameters(), nominal_net.parameters(), mlp_net.parameters(), small_net().parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+        assert torch.equal(c, d)
+    with pytest.raises(ValueError, match="output_init must be 'fan_in' or 'zero'"):
+        NominalAdamConfig(output_init="ones")

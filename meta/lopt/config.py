@@ -72,6 +72,15 @@ class MLPOptimizerConfig(MetaTrainingConfig):
     architecture: ClassVar[str] = "mlp"
     hidden: tuple[int, ...] = (32, 32)
     """hidden widths of the per-parameter MLP"""
+    output_init: Literal["fan_in", "zero"] = "fan_in"
+    """the MLP's output layer when meta-training starts: fan_in (truncated normal, as its hidden layers) or zero (the
+    untrained MLP steps nothing: lopt-mlp stands still and lopt-nominal is exactly its Adam term, so what the MLP
+    adds later is only what ES found to help)"""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.output_init not in ("fan_in", "zero"):
+            raise ValueError(f"output_init must be 'fan_in' or 'zero', got {self.output_init!r}")
 
     def model_config(self) -> dict:
         return {"hidden": list(self.hidden)}

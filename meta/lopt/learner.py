@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from envs.report import EvalReport
-from meta.lopt.config import MetaTrainingConfig
+from meta.lopt.config import MetaTrainingConfig, MLPOptimizerConfig
 from meta.lopt.es import FlatTheta, PersistentPerturbations, antithetic_gradient, sample_perturbations
 from meta.lopt.evaluation import adam_envelope, speedup, train_curve
 from meta.lopt.model import build_meta_model, save_meta_weights
@@ -49,6 +49,8 @@ class MetaTrainer:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.model = build_meta_model(config.architecture, config.model_config()).to(self.device)
+        if isinstance(config, MLPOptimizerConfig) and config.output_init == "zero":
+            self.model.zero_output_layer()
         self.flat = FlatTheta(self.model.theta())
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.rng = np.random.default_rng([seed, 0x10F7])

@@ -49,6 +49,13 @@ class MLPOptimizer(LearnedOptimizerModel):
     def config(self) -> dict:
         return {"hidden": list(self.hidden), "exp_mult": self.exp_mult, "step_mult": self.step_mult}
 
+    @torch.no_grad()
+    def zero_output_layer(self) -> None:
+        """Zero the last layer, so that the MLP's step is 0 until meta-training moves it (a starting point only:
+        the architecture, and so the meta-weights file's config, are the same either way)."""
+        getattr(self, f"w{self.layers - 1}").zero_()
+        getattr(self, f"b{self.layers - 1}").zero_()
+
     def tensor_steps(self, theta, params, grads, states, global_state, *, fraction_trained, loss):
         layers = [(theta[f"w{i}"], theta[f"b{i}"]) for i in range(self.layers)]
         dtype = layers[0][0].dtype
