@@ -118,12 +118,23 @@ class Suite(abc.ABC):
         from envs.adaptation import AdaptationEvaluator
 
         split = split or self.config.eval_split
+
+        def check(variations: int) -> int:
+            # the protocol runs each variation once: more trials than variations cannot be met (refused up front,
+            # not at the first evaluation of a long run)
+            if variations > self.variations_per_task:
+                raise ValueError(f"env.eval_episodes_per_task={variations} asks for more trials per task than the "
+                                 f"{self.variations_per_task} {split} variations each task has (the adaptation protocol "
+                                 f"runs each variation once); use 1-{self.variations_per_task}")
+            return variations
+
+        check(self.config.eval_episodes_per_task)
         run = AdaptationEvaluator(lambda n: self.make_vec(split, num_worlds=n), self.tasks(split),
                                   max_steps=max_steps or self.config.eval_max_steps,
                                   title=f"{self.config.benchmark}{'-' + self.config.task if self.config.task else ''} ({split})")
 
         def evaluate(agent, variations_per_task: int | None = None) -> EvalReport:
-            return run(agent, variations_per_task or self.config.eval_episodes_per_task)
+            return run(agent, check(variations_per_task or self.config.eval_episodes_per_task))
 
         evaluate.close = run.close
         return evaluate

@@ -170,6 +170,13 @@ def test_the_protocol_tells_an_agent_that_adapts_from_one_that_does_not(ml1_reac
     assert ignores["pre_success"] == adapted["pre_success"]  # the same variations, the same unadapted behaviour
 
 
+def test_more_trials_per_task_than_a_split_has_variations_is_refused_before_anything_runs(ml1_reach):
+    with pytest.raises(ValueError, match="more trials per task than the 50 test variations"):
+        make_suite(EnvConfig(benchmark="ML1", task="reach", eval_episodes_per_task=51)).adaptation_evaluator("test")
+    with pytest.raises(ValueError, match="use 1-50"):  # an override at evaluation time (`launch eval --episodes`)
+        ml1_reach(GoalSeeker(), variations_per_task=51)
+
+
 def test_the_protocol_runs_on_metaworlds_ml_benchmarks_through_the_bridge():
     pytest.importorskip("metaworld", reason="Meta-World is an optional extra: pip install polytask[metaworld]")
     suite = make_suite(EnvConfig(suite="metaworld", benchmark="ML10"))
