@@ -13,7 +13,9 @@ cell is the median over its meta-training seeds (the runs given), with
 their range.  The summary is each run's median speedup over the held-out
 tasks, then the median over seeds.  Then: the wall-clock of one
 ``optimizer.step()`` on an MLP of about 1M parameters, relative to Adam's,
-in the same run.
+in the same run.  ``--without-network`` adds, for every ``lopt-nominal`` run, a
+column of the same meta-weights with the MLP's output layer zeroed: its Adam
+term and learned schedule alone, which says what the MLP's step adds.
 
     python -m launch train lopt-mlp --run.seed 1        # and seeds 2, 3; lopt-nominal, lopt-velo likewise
     python -m benchmarks.lopt_table runs/lopt-mlp-s1 runs/lopt-mlp-s2 runs/lopt-mlp-s3 \\
@@ -23,6 +25,7 @@ in the same run.
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import statistics
@@ -37,7 +40,7 @@ from meta.lopt.ood_tasks import OOD_TASKS, ood_task
 from meta.lopt.optimizer import LearnedOptimizer
 from meta.lopt.tasks import Task, held_out_tasks
 
-
+WITHOUT_NETWORK = " without its MLP"
 
 class LinearDecayAdam(torch.optim.Adam):
     """Adam whose rate falls linearly to zero over the training: the schedule a learned optimizer finds first,
@@ -60,10 +63,11 @@ BASELINES = {"SGD+momentum": lambda params, lr, _: torch.optim.SGD(params, lr=lr
              "Adam+linear decay": lambda params, lr, steps: LinearDecayAdam(params, lr, steps)}
 
 
-def load_runs(paths: list[str]) -> dict[str, list]:
+def load_runs(paths: list[str], without_network: bool = False) -> dict[str, list]:
     """{label: [meta-model per seed]} from run directories or checkpoints; a label is the algorithm's name and the
     meta-training settings in which its runs differ from the defaults (``lopt-nominal late_weight=2.0``), so that
-    runs of one algorithm under different settings are columns of their own."""
+    runs of one algorithm under different settings are columns of their own.  ``without_network``: also a copy of
+    each nominal run with its MLP's step switched off, labelled ``... without its MLP``."""
     from launch.experiment import restore
 
     models: dict[str, list] = {}
@@ -74,7 +78,12 @@ def load_runs(paths: list[str]) -> dict[str, list]:
         config, default = learner.config, type(learner.config)()
         changed = [f"{field.name}={getattr(config, field.name)}" for field in dataclasses.fields(config)
                    if getattr(config, field.name) != getattr(default, field.name)]
-        models.setdefault(" ".join([name, *changed]), []).append(learner.model.eval())
+        label = " ".join([name, *changed])
+        models.setdefault(label, []).append(learner.model.eval())
+        if without_network and learner.config.architecture == "nominal":
+            schedule_only = copy.deepcopy(learner.model)
+            schedule_only.zero_output_layer()
+            models.setdefault(label + WITHOUT_NETWORK, []).append(schedule_only)
     return models
 
 
@@ -161,12 +170,14 @@ def main(argv=None) -> None:
     parser.add_argument("runs", nargs="+", help="run directories (or checkpoints) of lopt-mlp / lopt-nominal / lopt-velo, one per seed")
     parser.add_argument("--steps", type=int, default=200, help="training steps of each task (the meta-training eval's)")
     parser.add_argument("--held-out", type=int, default=8, help="held-out tasks of the family")
+    parser.add_argument("--without-network", action="store_true",
+                        help="also score each lopt-nominal run with its MLP's step switched off (its Adam term and schedule alone)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--plot", type=Path)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     started = time.perf_counter()
-    models = load_runs(args.runs)
+    models = load_runs(args.runs, args.without_network)
     tasks = [("held-out", Task(config)) for config in held_out_tasks(args.held_out)] + \
             [("out-of-distribution", ood_task(kind)) for kind in OOD_TASKS]
     rows = []
@@ -186,7 +197,7 @@ def main(argv=None) -> None:
         summary[name] = {"median_speedup_per_seed": per_seed, "median_over_seeds": statistics.median(per_seed)}
         print(f"{name}: median speedup over the held-out tasks per seed "
               f"{', '.join(f'{v:.2f}' for v in per_seed)}; median over seeds {statistics.median(per_seed):.2f}")
-    costs = step_cost(models)
+    costs = step_cost({name: seeds for name, seeds in models.items() if not name.endswith(WITHOUT_NETWORK)})
     print("seconds per optimizer.step() on a 1.07M-parameter MLP: " +
           ", ".join(f"{name} {value * 1000:.1f} ms ({value / costs['Adam']:.1f}x Adam)" for name, value in costs.items()))
     if args.json:

@@ -359,3 +359,17 @@ def test_meta_training_can_start_from_a_zero_output_layer_and_the_default_start_
         assert torch.equal(c, d)
     with pytest.raises(ValueError, match="output_init must be 'fan_in' or 'zero'"):
         NominalAdamConfig(output_init="ones")
+
+
+def test_the_table_scores_a_nominal_run_without_its_mlp_on_a_copy_and_leaves_the_run_whole(tmp_path):
+    from benchmarks.lopt_table import WITHOUT_NETWORK, load_runs
+
+    config = NominalAdamConfig(**TINY)
+    run = RunConfig(budget=2, eval_every=2, runs_dir=tmp_path, name="nominal", progress_bar=False, seed=1)
+    result = train(MetaTrainer(config, device="cpu", seed=1), run, algorithm_name="lopt-nominal", algorithm_config=config)
+    (label, (whole,)), (ablated_label, (ablated,)) = load_runs([str(result.run_dir)], without_network=True).items()
+    assert ablated_label == label + WITHOUT_NETWORK
+    output = (f"w{whole.layers - 1}", f"b{whole.layers - 1}")
+    assert whole.state_dict()[output[0]].abs().sum() > 0 and not ablated.state_dict()[output[0]].any()
+    # everything else, the learned schedule included, is the run's own
+    assert all(torch.equal(value, ablated.state_dict()[key]) for key, value in whole.state_dict().items() if key not in output)
