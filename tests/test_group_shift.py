@@ -180,9 +180,8 @@ def test_cli_trains_a_method_on_a_dataset_and_bad_input_is_one_line(tmp_path, ca
     # bad input in process (the same entry point, without three more interpreter starts)
     for argv, expected in ((["train", "arm-cnl"], "Did you mean 'arm-cml'"),
                            (["train", "tent", "--algorithm.dataset", "digit-c"], "Did you mean 'digits-c'"),
-                           (["train", "arm-ll", "--algorithm.support", "61", "--algorithm.dataset", "writers",
-                             "--run.runs-dir", str(tmp_path)],
-                            "support (a writers training group) 61 is larger than the smallest group")):
+                           (["train", "arm-ll", "--algorithm.support", "0", "--run.runs-dir", str(tmp_path)],
+                            "needs positive integers, got support=0")):
         assert main(argv) == 2
         lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], lines

@@ -3,7 +3,11 @@
 Every training batch has the layout (groups, examples, ...): ``meta_batch``
 sub-batches of ``support`` examples each.  ARM and the group-aware baselines
 draw each sub-batch from one group, the groups uniformly (the repo's
-``--sampler group --uniform_over_groups 1``); ERM draws ``meta_batch x
+``--sampler group --uniform_over_groups 1``), its examples distinct unless
+the group is smaller than a sub-batch (the repo always draws with
+replacement; distinct examples keep a large group's batch statistics
+honest, and keep the results of the datasets whose groups all exceed a
+sub-batch as they were measured); ERM draws ``meta_batch x
 support`` examples i.i.d. from the (skewed) training distribution, and UW
 i.i.d. from the distribution reweighted to be uniform over groups.
 Evaluation cuts every group of a split into fixed, near-equal batches of at
@@ -33,16 +37,6 @@ class GroupSampler:
             raise ValueError(f"group(s) {', '.join(empty)} have no examples; every group needs at least one")
         self.names, self.rng, self.size = names, rng, len(groups)
 
-    def smallest(self) -> tuple[str, int]:
-        g = int(np.argmin([len(m) for m in self.members]))
-        return self.names[g], len(self.members[g])
-
-    def check_support(self, support: int, option: str) -> None:
-        name, size = self.smallest()
-        if support > size:
-            raise ValueError(f"{option} {support} is larger than the smallest group ({name!r}: {size} examples); "
-                             f"use at most {size}")
-
     def sample(self, sampling: Sampling, meta_batch: int, support: int) -> np.ndarray:
         if sampling == "examples":
             return self.rng.integers(0, self.size, (meta_batch, support))
@@ -52,7 +46,10 @@ class GroupSampler:
             return np.asarray(picks).reshape(meta_batch, support)
         if sampling == "groups":
             groups = self.rng.choice(len(self.members), meta_batch, replace=meta_batch > len(self.members))
-            return np.stack([self.rng.choice(self.members[g], support, replace=False) for g in groups])
+            # distinct examples where the group has enough; a group smaller than a sub-batch (the rarest rotations)
+            # is drawn with replacement, as the ARM repo draws every sub-batch
+            return np.stack([self.rng.choice(self.members[g], support, replace=len(self.members[g]) < support)
+                             for g in groups])
         raise ValueError(f"sampling must be 'examples', 'uniform' or 'groups', got {sampling!r}")
 
 

@@ -9,9 +9,14 @@ once per seed into disjoint train / val / test sources (60 / 20 / 20%);
 every example of a split is a transformed copy of one of its own sources.
 
 * ``rotated-digits``: 14 groups rotated 0-130 degrees in 10-degree steps
-  (ARM's rotated MNIST).  Training is skewed: each of the groups 0-40 degrees
-  holds every train source (1,078 digits), each of 50-130 degrees 5% of them
-  (54 digits): 91.7% / 8.3% of the training data.
+  (ARM's rotated MNIST).  Training is skewed as the ARM repo skews it
+  (``data/static_mnist_unknown.py``: group weights 0.70 for 0-20 degrees, 0.20
+  for 30-50, 0.06 for 60-80, 0.03 for 90-110, 0.01 for 120-130): a group of
+  weight p holds p x 1,078 distinct train sources (755, 216, 65, 32 and 11
+  digits; 3,226 in all, so each of the rarest groups is 0.34% of training,
+  the repo's 0.33%).  The repo draws p x 54,000 / 5 with replacement from
+  MNIST's 54,000; its /5 would leave our rarest groups 2 digits, fewer than a
+  sub-batch, so ours keeps its proportions, not its division.
   Val and test hold every source of their split in every group (uniform).
 * ``digits-c``: CIFAR-10-C's protocol (Hendrycks & Dietterich, ICLR 2019) on
   digits: corruption type x severity 1-5 is a group; training and validation
@@ -42,9 +47,11 @@ from meta.cache import cache_dir, write_atomically
 __all__ = ["DATASETS", "GroupShiftData", "GroupSplit", "load_dataset", "digit_sources"]
 
 #: bump when a builder changes what it makes, so stale caches are not read
-DATA_VERSION = 1
+DATA_VERSION = 2
 SPLITS = ("train", "val", "test")
 ROTATIONS = tuple(range(0, 140, 10))
+#: each rotation's weight in the training data (the ARM repo's ``group_probs``)
+ROTATION_TRAIN_WEIGHTS = (0.70,) * 3 + (0.20,) * 3 + (0.06,) * 3 + (0.03,) * 3 + (0.01,) * 2
 DIGITS_C_TRAIN = ("gaussian_noise", "impulse_noise", "gaussian_blur", "defocus_blur", "contrast",
                   "brightness", "pixelate", "jpeg", "elastic", "spatter")
 DIGITS_C_TEST = ("shot_noise", "motion_blur", "fog", "zoom")
@@ -123,7 +130,6 @@ def _subset(sources: np.ndarray, count: int, rng: np.random.Generator) -> np.nda
 
 def build_rotated_digits(seed: int) -> GroupShiftData:
     images, labels, sources = digit_sources(seed)
-    train_fraction = {g: 1.0 if g < 5 else 0.05 for g in range(len(ROTATIONS))}
     splits = {}
     for split in SPLITS:
         parts = []
@@ -131,7 +137,7 @@ def build_rotated_digits(seed: int) -> GroupShiftData:
             chosen = sources[split]
             if split == "train":
                 rng = np.random.default_rng([seed, 1, g])
-                chosen = _subset(chosen, round(train_fraction[g] * len(chosen)), rng)
+                chosen = _subset(chosen, round(ROTATION_TRAIN_WEIGHTS[g] * len(chosen)), rng)
             parts.append((f"{degrees}deg", chosen, shifts.rotate(images[chosen], degrees)))
         splits[split] = _assemble(parts, labels)
     return GroupShiftData("rotated-digits", seed, **splits)

@@ -69,8 +69,6 @@ class GroupShiftLearner:
         train = data.train
         self.sampler = GroupSampler(train.groups, train.names, np.random.default_rng([seed, 1]))
         method_class = METHODS[type(config).method]
-        if method_class.sampling == "groups":
-            self.sampler.check_support(config.support, f"--algorithm.support (a {config.dataset} training group)")
         self.eval_batches = {name: evaluation_batches(data.split(name).groups, data.split(name).num_groups, config.support)
                              for name in ("val", "test")}
         with torch.random.fork_rng(devices=[]):
